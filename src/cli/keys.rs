@@ -1,0 +1,388 @@
+//! `bisik keys`: the offline key ceremonies (init, certify) and recovery.
+
+use super::secrets::{emit, read_passphrase};
+use super::{Failure, failure};
+use crate::config::Config;
+use crate::crypto::envelope;
+use crate::crypto::header::{ReportHeader, key_commitment};
+use crate::crypto::primitives::{SecretKey32, fingerprint_display};
+use crate::crypto::recipients::{Recipient, RecipientList};
+use crate::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
+use crate::domain::{Direction, ItemKind, ReportId, day_string};
+use crate::intake::reports::{MessagePlain, TipPlain, item_aad};
+use crate::keyfiles::{self, PublicKeys, names};
+use crate::store::Schema;
+use crate::vault::offline::{OfflineKeys, generate_passphrase};
+use crate::vault::unwrap::unwrap;
+use clap::Subcommand;
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Key commands.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Generate the escrow and organisation keys (sealed under a generated passphrase, shown
+    /// once), the intake signing key and the intake pepper. Refuses to overwrite.
+    Init,
+    /// Sign a new recipient list with the organisation key: add a supervisor's X25519 key
+    /// after comparing its fingerprint, remove one, or just renew the expiry.
+    Certify {
+        /// Account name of the supervisor to add.
+        #[arg(long, requires_all = ["x25519", "fingerprint"])]
+        name: Option<String>,
+        /// The supervisor's X25519 public key (64 hex digits).
+        #[arg(long)]
+        x25519: Option<String>,
+        /// The fingerprint shown on the supervisor's own screen; must match the key.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// Remove this account from the list.
+        #[arg(long)]
+        remove: Option<String>,
+        /// Days until the new list expires.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=730))]
+        valid_days: u64,
+        /// Read the passphrase from this file instead of stdin.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Offline recovery: verify a report's signed header and print it decrypted as JSON.
+    Recover {
+        /// Report id (UUID).
+        #[arg(long)]
+        report: String,
+        /// Read the passphrase from this file instead of stdin.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// Runs a keys command.
+pub async fn run(cfg: &Config, cmd: KeysCommand) -> Result<(), Failure> {
+    match cmd {
+        KeysCommand::Init => {
+            keyfiles::ensure_private_dir(&cfg.keys_dir)?;
+            if keyfiles::initialised(&cfg.keys_dir) {
+                return Err(failure(
+                    1,
+                    format!(
+                        "{} already holds keys; refusing to overwrite them",
+                        cfg.keys_dir.display()
+                    ),
+                ));
+            }
+            init_keys(cfg)
+        }
+        KeysCommand::Certify {
+            name,
+            x25519,
+            fingerprint,
+            remove,
+            valid_days,
+            passphrase_file,
+        } => certify(
+            cfg,
+            name,
+            x25519,
+            fingerprint,
+            remove,
+            valid_days,
+            passphrase_file.as_deref(),
+        ),
+        KeysCommand::Recover {
+            report,
+            passphrase_file,
+        } => recover(cfg, &report, passphrase_file.as_deref()).await,
+    }
+}
+
+/// Generates every key of a new deployment and shows the offline passphrase once.
+pub fn init_keys(cfg: &Config) -> Result<(), Failure> {
+    let dir = &cfg.keys_dir;
+    let (escrow_secret, escrow_pub) = generate_x25519();
+    let org = SigningKey::generate(&mut crate::crypto::primitives::os_rng());
+    let intake = SigningKey::generate(&mut crate::crypto::primitives::os_rng());
+    let pepper = SecretKey32::random();
+    let passphrase = generate_passphrase();
+    let offline = OfflineKeys {
+        escrow_secret,
+        org_signing: org.clone(),
+    };
+    let sealed = offline.seal(&passphrase)?;
+    keyfiles::write_new_secret(&dir.join(names::OFFLINE_SEALED), sealed.as_bytes())?;
+    keyfiles::write_new_secret(
+        &dir.join(names::INTAKE_KEY),
+        format!("{}\n", hex::encode(intake.to_bytes())).as_bytes(),
+    )?;
+    keyfiles::write_new_secret(
+        &dir.join(names::INTAKE_PEPPER),
+        format!("{}\n", hex::encode(pepper.expose())).as_bytes(),
+    )?;
+    keyfiles::write_replace(
+        &dir.join(names::ORG_PUB),
+        format!("{}\n", hex::encode(org.verifying_key().to_bytes())).as_bytes(),
+        0o644,
+    )?;
+    keyfiles::write_replace(
+        &dir.join(names::INTAKE_PUB),
+        format!("{}\n", hex::encode(intake.verifying_key().to_bytes())).as_bytes(),
+        0o644,
+    )?;
+    // Written last: its presence is what marks keys/ as initialised.
+    keyfiles::write_replace(
+        &dir.join(names::ESCROW_PUB),
+        format!("{}\n", hex::encode(escrow_pub)).as_bytes(),
+        0o644,
+    )?;
+    let escrow_fp = RecipientKey::from_bytes(&escrow_pub)?.fingerprint();
+    println!("Keys created in {}.", dir.display());
+    println!(
+        "Escrow key fingerprint:       {}",
+        fingerprint_display(&escrow_fp)
+    );
+    println!(
+        "Organisation key fingerprint: {}",
+        fingerprint_display(&crate::crypto::primitives::fingerprint(
+            "ed25519",
+            org.verifying_key().as_bytes()
+        ))
+    );
+    emit(
+        "Offline key passphrase (escrow + organisation keys)",
+        &passphrase,
+        dir,
+        "offline-passphrase",
+    )?;
+    println!(
+        "Move {} off this machine once the passphrase is safe; see keys/README.md.",
+        dir.join(names::OFFLINE_SEALED).display()
+    );
+    Ok(())
+}
+
+fn unseal(
+    cfg: &Config,
+    passphrase_file: Option<&std::path::Path>,
+) -> Result<(PublicKeys, OfflineKeys), Failure> {
+    let public = PublicKeys::load(&cfg.keys_dir)?;
+    let sealed_path = cfg.keys_dir.join(names::OFFLINE_SEALED);
+    let sealed = std::fs::read_to_string(&sealed_path).map_err(|e| {
+        failure(
+            1,
+            format!(
+                "cannot read {}: {e} (bring the offline key file back for this ceremony)",
+                sealed_path.display()
+            ),
+        )
+    })?;
+    let passphrase = read_passphrase(passphrase_file)?;
+    let keys = OfflineKeys::unseal(&sealed, &passphrase)
+        .map_err(|_| failure(1, "the passphrase does not open the offline key file"))?;
+    if keys.org_signing.verifying_key() != public.org {
+        return Err(failure(
+            3,
+            "the offline organisation key does not match the pinned org.pub",
+        ));
+    }
+    Ok((public, keys))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn certify(
+    cfg: &Config,
+    name: Option<String>,
+    x25519: Option<String>,
+    fingerprint: Option<String>,
+    remove: Option<String>,
+    valid_days: u64,
+    passphrase_file: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let new_entry = match (name, x25519, fingerprint) {
+        (Some(name), Some(key), Some(fp)) => {
+            let raw = hex::decode(key.trim())
+                .map_err(|_| failure(1, "--x25519 must be 64 hexadecimal digits"))?;
+            let rk = RecipientKey::from_bytes(&raw)
+                .map_err(|_| failure(1, "--x25519 is not a valid X25519 public key"))?;
+            let shown = fingerprint_display(&rk.fingerprint());
+            let typed: String = fp
+                .chars()
+                .filter(|c| c.is_ascii_hexdigit())
+                .collect::<String>()
+                .to_lowercase();
+            if typed != shown.replace(' ', "") {
+                return Err(failure(
+                    1,
+                    format!(
+                        "fingerprint mismatch: the key's fingerprint is {shown}, not what you typed; do not certify it"
+                    ),
+                ));
+            }
+            Some(Recipient {
+                name,
+                role: "supervisor".into(),
+                x25519: hex::encode(raw),
+                ed25519: String::new(),
+            })
+        }
+        _ => None,
+    };
+    let (public, keys) = unseal(cfg, passphrase_file)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let (prev_epoch, mut recipients) = match keyfiles::read_recipients(&cfg.keys_dir)? {
+        Some(l) => {
+            let list = l
+                .verify(&public.org, 0, 0)
+                .map_err(|e| failure(3, format!("the existing recipient list does not verify ({e}); move it away to start a new one")))?;
+            (list.epoch, list.recipients.clone())
+        }
+        None => (0, Vec::new()),
+    };
+    if let Some(r) = &remove {
+        let before = recipients.len();
+        recipients.retain(|x| &x.name != r);
+        if recipients.len() == before {
+            return Err(failure(1, format!("{r} is not on the recipient list")));
+        }
+    }
+    if let Some(e) = new_entry {
+        recipients.retain(|x| x.name != e.name);
+        recipients.push(e);
+    }
+    // Unix seconds as epoch keep epochs increasing even if an old file is lost.
+    let list = RecipientList {
+        epoch: (prev_epoch + 1).max(now),
+        issued_at: now,
+        expires_at: now + valid_days * 86_400,
+        recipients,
+    };
+    let signed = list.sign(&keys.org_signing);
+    let text = serde_json::to_string_pretty(&signed).expect("serialisable") + "\n";
+    keyfiles::write_replace(
+        &cfg.keys_dir.join(names::RECIPIENTS),
+        text.as_bytes(),
+        0o644,
+    )?;
+    println!(
+        "Recipient list epoch {} signed: {} recipient(s), valid for {valid_days} days.",
+        signed.list.epoch,
+        signed.list.recipients.len()
+    );
+    Ok(())
+}
+
+async fn recover(
+    cfg: &Config,
+    report: &str,
+    passphrase_file: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let id = ReportId::parse(report)
+        .ok_or_else(|| failure(1, format!("{report:?} is not a report id (a UUID)")))?;
+    let (public, keys) = unseal(cfg, passphrase_file)?;
+    let escrow = public.escrow.clone();
+    if crate::vault::unwrap::public_of(&keys.escrow_secret)? != escrow.public {
+        return Err(failure(
+            3,
+            "the offline escrow key does not match the pinned escrow.pub",
+        ));
+    }
+    let store = super::connect(cfg, Schema::Reports).await?;
+    let row = store
+        .report(id)
+        .await?
+        .ok_or_else(|| failure(1, format!("no report {id} in the database")))?;
+    let integrity =
+        |why: &str| failure(3, format!("integrity check failed for report {id}: {why}"));
+    let header =
+        ReportHeader::verify(&row.header, &row.header_sig, &public.intake).map_err(|_| {
+            integrity("the header signature does not verify under the pinned intake key")
+        })?;
+    if header.report_id != id.bytes() {
+        return Err(integrity("the signed header belongs to another report"));
+    }
+    if header.day != day_string(row.received_day) || header.unit != row.unit {
+        return Err(integrity(
+            "the received day or unit differs from the signed header",
+        ));
+    }
+    let fp = escrow.fingerprint();
+    if !header.recipients.contains(&fp) {
+        return Err(integrity("the signed header does not list the escrow key"));
+    }
+    let fp_hex = hex::encode(fp);
+    let wraps = store.wraps(id).await?;
+    let find = |p: Purpose| {
+        wraps
+            .iter()
+            .find(|w| w.recipient_fp == fp_hex && w.purpose == p.code())
+            .ok_or_else(|| integrity("the escrow wrap is missing"))
+            .and_then(|w| {
+                unwrap(&keys.escrow_secret, &escrow, &id.bytes(), p, &w.wrapped)
+                    .map_err(|_| integrity("the escrow wrap does not open"))
+            })
+    };
+    let k_r = find(Purpose::ReporterKey)?;
+    let k_s = find(Purpose::StaffKey)?;
+    if key_commitment(&id.bytes(), &k_r, &k_s) != header.key_commitment {
+        return Err(integrity(
+            "the report keys differ from those committed in the signed header",
+        ));
+    }
+    let mut tip = serde_json::Value::Null;
+    let mut messages = Vec::new();
+    let mut notes = Vec::new();
+    for it in store.items(id, &[]).await? {
+        let key = if it.direction == Direction::StaffOnly {
+            &k_s
+        } else {
+            &k_r
+        };
+        let plain = envelope::open(
+            key,
+            &item_aad(id, it.id, it.kind, it.direction, it.seq),
+            &it.sealed,
+        )
+        .map_err(|_| integrity(&format!("item {} does not open", it.seq)))?;
+        match it.kind {
+            ItemKind::Tip => {
+                let t: TipPlain = serde_json::from_slice(&plain)
+                    .map_err(|_| integrity("the tip is malformed"))?;
+                tip = serde_json::to_value(t).expect("serialisable");
+            }
+            ItemKind::Message => {
+                let m: MessagePlain = serde_json::from_slice(&plain)
+                    .map_err(|_| integrity("a message is malformed"))?;
+                let from = if it.direction == Direction::ReporterToStaff {
+                    "reporter"
+                } else {
+                    "staff"
+                };
+                messages.push(json!({"seq": it.seq, "from": from, "body": m.body, "day": m.day}));
+            }
+            ItemKind::Note => {
+                notes.push(json!({"seq": it.seq, "plain": String::from_utf8_lossy(&plain)}))
+            }
+        }
+    }
+    let out = json!({
+        "id": id.to_string(),
+        "unit": row.unit,
+        "category": row.category,
+        "status": row.status.as_str(),
+        "priority": row.priority,
+        "received_day": day_string(row.received_day),
+        "header": {
+            "verified": true,
+            "recipient_epoch": header.recipient_epoch,
+            "recipients": header.recipients.iter().map(hex::encode).collect::<Vec<_>>(),
+        },
+        "tip": tip,
+        "messages": messages,
+        "notes": notes,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).expect("serialisable")
+    );
+    Ok(())
+}

@@ -1,0 +1,473 @@
+//! Configuration: a TOML file plus `BISIK_*` environment variables (and `DATABASE_URL`), loaded
+//! and validated once, then passed around in the app state; there is no global config.
+//!
+//! Reporter-facing texts and URLs (categories, areas, onion address, quick-exit URL) come only
+//! from the operator's file, never from the environment of a shared host and never from the
+//! database, so a database writer cannot turn the intake into a phishing page.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A labelled choice (category or area), in both languages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    /// Stable id sent by clients.
+    pub id: String,
+    /// Labels.
+    pub label: Label,
+}
+
+/// A text in Bahasa Indonesia and English.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Label {
+    /// Bahasa Indonesia.
+    pub id: String,
+    /// English.
+    pub en: String,
+}
+
+/// The whole validated configuration.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where databases live (SQLite mode).
+    pub data_dir: PathBuf,
+    /// Where key files live.
+    pub keys_dir: PathBuf,
+    /// Reports database URL; defaults to SQLite in data_dir.
+    pub database_url: Option<String>,
+    /// Desk database URL; defaults to data_dir/desk.db, or the same PostgreSQL database.
+    pub desk_database_url: Option<String>,
+    /// Intake listener.
+    pub intake_listen: String,
+    /// Desk listener (used by the case desk).
+    pub desk_listen: String,
+    /// Optional loopback listener for operational metrics; off by default.
+    pub metrics_listen: Option<String>,
+    /// Log level for Bisik's own code (error, warn, info, debug, trace). Libraries stay at warn.
+    pub log_level: String,
+    /// Apply migrations at start-up.
+    pub auto_migrate: bool,
+    /// The unit reports go to.
+    pub unit: Unit,
+    /// Report categories.
+    pub categories: Vec<Choice>,
+    /// Areas (kecamatan).
+    pub areas: Vec<Choice>,
+    /// Reporter-side settings.
+    pub reporter: Reporter,
+    /// Argon2 pool and stock.
+    pub kdf: Kdf,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// The unit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    /// Short id stored on each report.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Reporter-facing settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reporter {
+    /// Days after closure before a reporter sees `closed` (I11).
+    pub closed_delay_days: i64,
+    /// Days a follow-up code keeps working.
+    pub code_lifetime_days: i64,
+    /// Onion address for the Onion-Location header, if any.
+    pub onion_address: Option<String>,
+    /// Where the quick-exit link goes.
+    pub quick_exit_url: String,
+}
+
+/// Argon2 capacity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Kdf {
+    /// Argon2 computations at once (each takes 64 MiB at v1). Default: CPU count, at least 2.
+    pub pool_size: usize,
+    /// Precomputed codes kept in memory for submissions.
+    pub stock_size: usize,
+    /// Follow-ups allowed to wait or run at once; past this they get 503.
+    pub followup_queue: usize,
+    /// Failed follow-ups per minute that raise the guessing alarm.
+    pub alarm_failures_per_minute: usize,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest JSON body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Seconds a client may take to send headers and body.
+    pub request_timeout_secs: u64,
+    /// Concurrent connections per worker.
+    pub max_connections: usize,
+}
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Reporter {
+            closed_delay_days: 14,
+            code_lifetime_days: 365,
+            onion_address: None,
+            quick_exit_url: "https://www.google.co.id/".into(),
+        }
+    }
+}
+
+impl Default for Kdf {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Kdf {
+            pool_size: cpus.max(2),
+            stock_size: 32,
+            followup_queue: 32,
+            alarm_failures_per_minute: 30,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 64 * 1024,
+            request_timeout_secs: 10,
+            max_connections: 2048,
+        }
+    }
+}
+
+fn choice(id: &str, label_id: &str, en: &str) -> Choice {
+    Choice {
+        id: id.into(),
+        label: Label {
+            id: label_id.into(),
+            en: en.into(),
+        },
+    }
+}
+
+/// The 11 kecamatan of Hulu Sungai Selatan, the first deployment's default areas.
+pub fn default_areas() -> Vec<Choice> {
+    [
+        "Angkinang",
+        "Daha Barat",
+        "Daha Selatan",
+        "Daha Utara",
+        "Kalumpang",
+        "Kandangan",
+        "Loksado",
+        "Padang Batung",
+        "Simpur",
+        "Sungai Raya",
+        "Telaga Langsat",
+    ]
+    .iter()
+    .map(|n| choice(&n.to_lowercase().replace(' ', "-"), n, n))
+    .collect()
+}
+
+/// Default report categories.
+pub fn default_categories() -> Vec<Choice> {
+    vec![
+        choice("peredaran", "Peredaran / jual beli narkoba", "Drug dealing"),
+        choice("penyalahgunaan", "Penyalahgunaan / pemakaian", "Drug use"),
+        choice(
+            "produksi",
+            "Produksi / tempat meracik",
+            "Production or a drug lab",
+        ),
+        choice(
+            "penyelundupan",
+            "Penyelundupan / pengiriman",
+            "Smuggling or shipment",
+        ),
+        choice("lainnya", "Lainnya", "Other"),
+    ]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "data".into(),
+            keys_dir: "keys".into(),
+            database_url: None,
+            desk_database_url: None,
+            intake_listen: "127.0.0.1:8080".into(),
+            desk_listen: "127.0.0.1:8081".into(),
+            metrics_listen: None,
+            log_level: "info".into(),
+            auto_migrate: true,
+            unit: Unit {
+                id: "bnnk-hss".into(),
+                name: "BNNK Hulu Sungai Selatan".into(),
+            },
+            categories: default_categories(),
+            areas: default_areas(),
+            reporter: Reporter::default(),
+            kdf: Kdf::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Secrets (a password inside a database URL) print as `***`.
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("keys_dir", &self.keys_dir)
+            .field("database_url", &mask_url(&self.database_url()))
+            .field("desk_database_url", &mask_url(&self.desk_database_url()))
+            .field("intake_listen", &self.intake_listen)
+            .field("desk_listen", &self.desk_listen)
+            .field("log_level", &self.log_level)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bad setting: one sentence that names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn bad(msg: String) -> ConfigError {
+    ConfigError(msg)
+}
+
+impl Config {
+    /// Loads `path` (if given, it must exist; if not given, `./bisik.toml` is used when present),
+    /// applies environment overrides from `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("bisik.toml").exists() => Self::from_file(Path::new("bisik.toml"))?,
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn from_file(p: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| bad(format!("cannot read config file {}: {e}", p.display())))?;
+        toml::from_str(&text)
+            .map_err(|e| bad(format!("config file {}: {}", p.display(), e.message())))
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, ConfigError> {
+            v.trim().parse().map_err(|_| {
+                bad(format!(
+                    "environment variable {name} must be a whole number, got {v:?}"
+                ))
+            })
+        }
+        if let Some(v) = env("BISIK_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = env("BISIK_KEYS_DIR") {
+            self.keys_dir = v.into();
+        }
+        if let Some(v) = env("DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("BISIK_DESK_DATABASE_URL") {
+            self.desk_database_url = Some(v);
+        }
+        if let Some(v) = env("BISIK_INTAKE_LISTEN") {
+            self.intake_listen = v;
+        }
+        if let Some(v) = env("BISIK_DESK_LISTEN") {
+            self.desk_listen = v;
+        }
+        if let Some(v) = env("BISIK_METRICS_LISTEN") {
+            self.metrics_listen = Some(v);
+        }
+        if let Some(v) = env("BISIK_LOG") {
+            self.log_level = v;
+        }
+        if let Some(v) = env("BISIK_AUTO_MIGRATE") {
+            self.auto_migrate = match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(bad(format!(
+                        "environment variable BISIK_AUTO_MIGRATE must be true or false, got {v:?}"
+                    )));
+                }
+            };
+        }
+        if let Some(v) = env("BISIK_KDF_POOL") {
+            self.kdf.pool_size = num("BISIK_KDF_POOL", v)?;
+        }
+        if let Some(v) = env("BISIK_STOCK_SIZE") {
+            self.kdf.stock_size = num("BISIK_STOCK_SIZE", v)?;
+        }
+        if let Some(v) = env("BISIK_FOLLOWUP_QUEUE") {
+            self.kdf.followup_queue = num("BISIK_FOLLOWUP_QUEUE", v)?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(
+            self.log_level.as_str(),
+            "error" | "warn" | "info" | "debug" | "trace"
+        ) {
+            return Err(bad(format!(
+                "setting log_level (BISIK_LOG) must be one of error, warn, info, debug, trace; got {:?}",
+                self.log_level
+            )));
+        }
+        for (name, addr) in [
+            ("intake_listen (BISIK_INTAKE_LISTEN)", &self.intake_listen),
+            ("desk_listen (BISIK_DESK_LISTEN)", &self.desk_listen),
+        ]
+        .into_iter()
+        .chain(
+            self.metrics_listen
+                .iter()
+                .map(|a| ("metrics_listen (BISIK_METRICS_LISTEN)", a)),
+        ) {
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return Err(bad(format!(
+                    "setting {name} must be an address like 127.0.0.1:8080, got {addr:?}"
+                )));
+            }
+        }
+        crate::store::backend_of(&self.database_url())
+            .map_err(|e| bad(format!("setting database_url (DATABASE_URL): {e}")))?;
+        crate::store::backend_of(&self.desk_database_url()).map_err(|e| {
+            bad(format!(
+                "setting desk_database_url (BISIK_DESK_DATABASE_URL): {e}"
+            ))
+        })?;
+        if !(1..=64).contains(&self.kdf.pool_size) {
+            return Err(bad(format!(
+                "setting kdf.pool_size (BISIK_KDF_POOL) must be between 1 and 64, got {}",
+                self.kdf.pool_size
+            )));
+        }
+        if self.kdf.stock_size > 10_000 {
+            return Err(bad(format!(
+                "setting kdf.stock_size (BISIK_STOCK_SIZE) must be at most 10000, got {}",
+                self.kdf.stock_size
+            )));
+        }
+        if !(1..=100_000).contains(&self.kdf.followup_queue) {
+            return Err(bad(format!(
+                "setting kdf.followup_queue (BISIK_FOLLOWUP_QUEUE) must be between 1 and 100000, got {}",
+                self.kdf.followup_queue
+            )));
+        }
+        if self.kdf.alarm_failures_per_minute == 0 {
+            return Err(bad(
+                "setting kdf.alarm_failures_per_minute must be at least 1".into(),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.limits.body_bytes) {
+            return Err(bad(format!(
+                "setting limits.body_bytes must be between 1024 and 16777216, got {}",
+                self.limits.body_bytes
+            )));
+        }
+        if !(1..=300).contains(&self.limits.request_timeout_secs) {
+            return Err(bad(format!(
+                "setting limits.request_timeout_secs must be between 1 and 300, got {}",
+                self.limits.request_timeout_secs
+            )));
+        }
+        if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {
+            return Err(bad("settings reporter.closed_delay_days must be 0 or more and reporter.code_lifetime_days at least 1".into()));
+        }
+        for (what, list) in [("categories", &self.categories), ("areas", &self.areas)] {
+            if list.is_empty() {
+                return Err(bad(format!("setting {what} must list at least one entry")));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in list {
+                let ok = !c.id.is_empty()
+                    && c.id.len() <= 64
+                    && c.id.chars().all(|ch| {
+                        ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_'
+                    });
+                if !ok {
+                    return Err(bad(format!(
+                        "setting {what}: id {:?} must be 1-64 characters of a-z, 0-9, - or _",
+                        c.id
+                    )));
+                }
+                if !seen.insert(&c.id) {
+                    return Err(bad(format!("setting {what}: id {:?} appears twice", c.id)));
+                }
+            }
+        }
+        if let Some(onion) = &self.reporter.onion_address {
+            let ok = onion.ends_with(".onion")
+                && onion.len() == 62
+                && onion[..56]
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            if !ok {
+                return Err(bad(format!(
+                    "setting reporter.onion_address must be a v3 onion host name (56 characters + .onion), got {onion:?}"
+                )));
+            }
+        }
+        if !self.reporter.quick_exit_url.starts_with("https://") {
+            return Err(bad(
+                "setting reporter.quick_exit_url must start with https://".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reports database URL.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("bisik.db").display()
+            )
+        })
+    }
+
+    /// The desk database URL: its own SQLite file, or the same PostgreSQL database (the desk
+    /// tables then live in the schema `desk`).
+    pub fn desk_database_url(&self) -> String {
+        if let Some(u) = &self.desk_database_url {
+            return u.clone();
+        }
+        match self.database_url.as_deref() {
+            Some(u) if !u.starts_with("sqlite:") => u.to_owned(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("desk.db").display()
+            ),
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The public JSON API under /api/v1. Every handler answers errors as
+//! `{"error":{"code","message"}}` in Bahasa Indonesia, or English with `?lang=en`. A follow-up
+//! code travels only in a POST body, never in a URL (I10), and every response is `no-store`.
+
+use super::IntakeState;
+use super::kdf_pool::Busy;
+use super::reports::{self, ReporterMessage, TipPlain};
+use crate::config::Choice;
+use crate::crypto::code::{CodeError, FollowupCode, contains_code_run};
+use crate::domain::{ReporterStatus, day_string, today};
+use crate::web::ApiError;
+use crate::web::body::{is_cross_site, read_json};
+use crate::web::error::{ErrorBody, Lang};
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use utoipa::{OpenApi, ToSchema};
+
+/// A new tip. Only `description` is required.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// Category id from /api/v1/meta; `lainnya` (other) when omitted.
+    pub category: Option<String>,
+    /// Area id from /api/v1/meta. Sealed with the tip, never stored in plaintext.
+    pub area: Option<String>,
+    /// What is happening (required, at most 10000 characters).
+    pub description: Option<String>,
+    /// Where (at most 500 characters).
+    pub location: Option<String>,
+    /// When (at most 200 characters).
+    pub when: Option<String>,
+    /// Who is involved (at most 2000 characters).
+    pub people: Option<String>,
+    /// Vehicles (at most 1000 characters).
+    pub vehicles: Option<String>,
+}
+
+/// The follow-up code, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct SubmitResponse {
+    /// Twenty digits in five groups of four.
+    pub code: String,
+}
+
+/// A follow-up request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowupRequest {
+    /// The follow-up code, with any grouping.
+    pub code: String,
+}
+
+/// What the reporter may see.
+#[derive(Serialize, ToSchema)]
+pub struct FollowupResponse {
+    /// One of received, needs_info, closed.
+    pub status: ReporterStatus,
+    /// The conversation, oldest first.
+    pub messages: Vec<ReporterMessage>,
+}
+
+/// A reporter's message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    /// The follow-up code.
+    pub code: String,
+    /// The message (at most 5000 characters).
+    pub body: String,
+}
+
+/// Acknowledgement of a stored message.
+#[derive(Serialize, ToSchema)]
+pub struct MessageResponse {
+    /// Always true.
+    pub stored: bool,
+    /// Day recorded, `YYYY-MM-DD`.
+    pub day: String,
+}
+
+/// Choices for the form.
+#[derive(Serialize, ToSchema)]
+pub struct MetaResponse {
+    /// Report categories.
+    pub categories: Vec<Choice>,
+    /// Areas (kecamatan).
+    pub areas: Vec<Choice>,
+    /// Languages offered.
+    pub languages: Vec<&'static str>,
+    /// The unit's name.
+    pub unit: String,
+}
+
+const fn e(status: StatusCode, code: &'static str, id: &'static str, en: &'static str) -> ApiError {
+    ApiError::new(status, code, id, en)
+}
+
+const CROSS_SITE: ApiError = e(
+    StatusCode::FORBIDDEN,
+    "cross_site",
+    "Permintaan dari situs lain ditolak.",
+    "Requests from other sites are refused.",
+);
+const NO_REPORT: ApiError = e(
+    StatusCode::NOT_FOUND,
+    "not_found",
+    "Kode tidak ditemukan. Periksa kembali kode Anda.",
+    "Code not found. Please check your code.",
+);
+const BUSY: ApiError = e(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "busy",
+    "Layanan sedang sibuk. Coba lagi sebentar lagi. Laporan baru tetap bisa dikirim.",
+    "The service is busy. Please try again shortly. New reports can still be sent.",
+);
+const CONTAINS_CODE: ApiError = e(
+    StatusCode::UNPROCESSABLE_ENTITY,
+    "contains_code",
+    "Teks Anda tampaknya berisi kode tindak lanjut (20 angka). Jangan pernah menulis kode Anda di dalam pesan: siapa pun yang membaca pesan bisa memakainya. Hapus angka itu lalu kirim lagi.",
+    "Your text seems to contain a follow-up code (20 digits). Never write your code in a message: anyone who reads the message could use it. Remove the number and send again.",
+);
+
+fn code_error(err: CodeError) -> ApiError {
+    match err {
+        CodeError::NotDigits => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Kode hanya boleh berisi angka.",
+            "The code may contain only digits.",
+        ),
+        CodeError::TooShort => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Kode terlalu pendek: kode terdiri dari 20 angka.",
+            "The code is too short: it has 20 digits.",
+        ),
+        CodeError::TooLong => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Kode terlalu panjang: kode terdiri dari 20 angka.",
+            "The code is too long: it has 20 digits.",
+        ),
+        CodeError::UnknownVersion => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Kode ini tidak dikenal. Periksa angka pertama.",
+            "This code is not recognised. Check the first digit.",
+        ),
+        CodeError::BadChecksum => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "Ada salah ketik pada kode. Periksa kembali setiap angka.",
+            "There is a typo in the code. Please check each digit.",
+        ),
+    }
+}
+
+fn field_error(code: &'static str, id: &'static str, en: &'static str, field: &str) -> ApiError {
+    e(StatusCode::UNPROCESSABLE_ENTITY, code, id, en).with_detail(field.to_owned())
+}
+
+/// Checks one optional text field: length in characters, and no control characters other than
+/// newline and tab. Returns the trimmed value, or None when empty.
+fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    if v.chars().count() > max {
+        return Err(field_error(
+            "field_too_long",
+            "Teks terlalu panjang",
+            "Text is too long",
+            &format!("{field}, max {max}"),
+        ));
+    }
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(field_error(
+            "invalid_characters",
+            "Teks berisi karakter kendali yang tidak diizinkan",
+            "Text contains control characters that are not allowed",
+            field,
+        ));
+    }
+    if contains_code_run(&v) {
+        return Err(CONTAINS_CODE);
+    }
+    let t = v.trim();
+    Ok((!t.is_empty()).then(|| t.to_owned()))
+}
+
+fn choice(field: &str, v: Option<String>, list: &[Choice]) -> Result<Option<String>, ApiError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(id) if list.iter().any(|c| c.id == id) => Ok(Some(id.to_owned())),
+        Some(_) => Err(field_error(
+            "unknown_choice",
+            "Pilihan tidak dikenal; lihat /api/v1/meta",
+            "Unknown choice; see /api/v1/meta",
+            field,
+        )),
+    }
+}
+
+fn validate_tip(st: &IntakeState, r: SubmitRequest) -> Result<TipPlain, ApiError> {
+    let category = choice("category", r.category, &st.cfg.categories)?.unwrap_or_else(|| {
+        if st.cfg.categories.iter().any(|c| c.id == "lainnya") {
+            "lainnya".to_owned()
+        } else {
+            st.cfg.categories[st.cfg.categories.len() - 1].id.clone()
+        }
+    });
+    let area = choice("area", r.area, &st.cfg.areas)?;
+    let description = text("description", r.description, 10_000)?.ok_or_else(|| {
+        field_error(
+            "description_required",
+            "Keterangan wajib diisi: ceritakan apa yang Anda ketahui",
+            "A description is required: tell us what you know",
+            "description",
+        )
+    })?;
+    Ok(TipPlain {
+        v: 1,
+        category,
+        area,
+        description,
+        location: text("location", r.location, 500)?,
+        when: text("when", r.when, 200)?,
+        people: text("people", r.people, 2_000)?,
+        vehicles: text("vehicles", r.vehicles, 1_000)?,
+        day: day_string(today()),
+    })
+}
+
+fn limits(st: &IntakeState) -> (usize, Duration) {
+    (
+        st.cfg.limits.body_bytes,
+        Duration::from_secs(st.cfg.limits.request_timeout_secs),
+    )
+}
+
+/// Submit a tip.
+#[utoipa::path(
+    post, path = "/api/v1/reports", request_body = SubmitRequest,
+    params(("lang" = Option<String>, Query, description = "`en` for English messages")),
+    responses(
+        (status = 201, description = "Stored durably; the code is shown once", body = SubmitResponse),
+        (status = 400, description = "Malformed JSON or invalid UTF-8", body = ErrorBody),
+        (status = 403, description = "Cross-site request", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown, too long or invalid", body = ErrorBody),
+    )
+)]
+pub async fn submit(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
+    let lang = Lang::from_request(&req);
+    submit_inner(&st, &req, payload)
+        .await
+        .unwrap_or_else(|e| e.render(lang))
+}
+
+async fn submit_inner(
+    st: &IntakeState,
+    req: &HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    if is_cross_site(req) {
+        return Err(CROSS_SITE);
+    }
+    let (limit, timeout) = limits(st);
+    let body: SubmitRequest = read_json(req, payload, limit, timeout).await?;
+    let tip = validate_tip(st, body)?;
+    let (code, secrets) = st.kdf.issue().await;
+    reports::create(st, tip, &secrets)
+        .await
+        .map_err(ApiError::internal)?;
+    st.kdf
+        .metrics
+        .submissions
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(HttpResponse::Created().json(SubmitResponse {
+        code: code.display().to_string(),
+    }))
+}
+
+async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, ApiError> {
+    if typed.len() > 64 {
+        return Err(code_error(CodeError::TooLong));
+    }
+    let code = FollowupCode::parse(typed).map_err(code_error)?;
+    let secrets = st
+        .kdf
+        .derive_for_followup(code)
+        .await
+        .map_err(|Busy| BUSY.retry_after(5))?;
+    let opened = reports::open(st, &secrets)
+        .await
+        .map_err(ApiError::internal)?;
+    st.kdf.record_followup(opened.is_some());
+    opened.ok_or(NO_REPORT)
+}
+
+/// Check a report's status and read the conversation.
+#[utoipa::path(
+    post, path = "/api/v1/followup", request_body = FollowupRequest,
+    params(("lang" = Option<String>, Query, description = "`en` for English messages")),
+    responses(
+        (status = 200, description = "Status and messages", body = FollowupResponse),
+        (status = 400, description = "Malformed code (answered at once) or body", body = ErrorBody),
+        (status = 404, description = "Unknown, revoked or expired code (one identical answer)", body = ErrorBody),
+        (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody),
+    )
+)]
+pub async fn followup(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
+    let lang = Lang::from_request(&req);
+    followup_inner(&st, &req, payload)
+        .await
+        .unwrap_or_else(|e| e.render(lang))
+}
+
+async fn followup_inner(
+    st: &IntakeState,
+    req: &HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    if is_cross_site(req) {
+        return Err(CROSS_SITE);
+    }
+    let (limit, timeout) = limits(st);
+    let body: FollowupRequest = read_json(req, payload, limit, timeout).await?;
+    let opened = open_code(st, &body.code).await?;
+    let (status, messages) = reports::reporter_view(st, &opened)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(FollowupResponse { status, messages }))
+}
+
+/// Send a message to the investigators.
+#[utoipa::path(
+    post, path = "/api/v1/followup/messages", request_body = MessageRequest,
+    params(("lang" = Option<String>, Query, description = "`en` for English messages")),
+    responses(
+        (status = 201, description = "Stored", body = MessageResponse),
+        (status = 400, description = "Malformed code or body", body = ErrorBody),
+        (status = 404, description = "Unknown, revoked or expired code", body = ErrorBody),
+        (status = 422, description = "Empty, too long, or contains a follow-up code", body = ErrorBody),
+        (status = 503, description = "Busy", body = ErrorBody),
+    )
+)]
+pub async fn post_message(
+    st: Data<IntakeState>,
+    req: HttpRequest,
+    payload: Payload,
+) -> HttpResponse {
+    let lang = Lang::from_request(&req);
+    message_inner(&st, &req, payload)
+        .await
+        .unwrap_or_else(|e| e.render(lang))
+}
+
+async fn message_inner(
+    st: &IntakeState,
+    req: &HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    if is_cross_site(req) {
+        return Err(CROSS_SITE);
+    }
+    let (limit, timeout) = limits(st);
+    let body: MessageRequest = read_json(req, payload, limit, timeout).await?;
+    // Cheap checks first, so a bad message costs no Argon2.
+    let text = text("body", Some(body.body), 5_000)?.ok_or_else(|| {
+        field_error(
+            "body_required",
+            "Pesan tidak boleh kosong",
+            "The message may not be empty",
+            "body",
+        )
+    })?;
+    if body.code.len() > 64 {
+        return Err(code_error(CodeError::TooLong));
+    }
+    FollowupCode::parse(&body.code).map_err(code_error)?;
+    let opened = open_code(st, &body.code).await?;
+    let day = reports::add_message(st, &opened, text)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
+}
+
+/// Categories and areas for the form, labelled in both languages.
+#[utoipa::path(get, path = "/api/v1/meta", responses((status = 200, description = "Choices", body = MetaResponse)))]
+pub async fn meta(st: Data<IntakeState>) -> HttpResponse {
+    HttpResponse::Ok().json(MetaResponse {
+        categories: st.cfg.categories.clone(),
+        areas: st.cfg.areas.clone(),
+        languages: vec!["id", "en"],
+        unit: st.cfg.unit.name.clone(),
+    })
+}
+
+/// The OpenAPI document, generated from these handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bisik intake API",
+        description = "Anonymous tip line: submit a tip, follow it up with the code."
+    ),
+    paths(submit, followup, post_message, meta, openapi_json),
+    components(schemas(
+        SubmitRequest,
+        SubmitResponse,
+        FollowupRequest,
+        FollowupResponse,
+        MessageRequest,
+        MessageResponse,
+        MetaResponse,
+        ErrorBody
+    ))
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

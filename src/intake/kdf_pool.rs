@@ -1,0 +1,252 @@
+//! Argon2 capacity for the intake, with no per-IP state (carrier-grade NAT and Tor put
+//! thousands of people behind one address).
+//!
+//! * A **stock** of precomputed (code, tag, KEK) triples, in memory only, refilled while the
+//!   pool is idle, takes Argon2 off the submission path.
+//! * A **bounded pool** of `pool_size` permits runs every Argon2. Follow-ups may use at most
+//!   `pool_size - 1` of them, so one is always left for submissions, and at most
+//!   `followup_queue` follow-ups may wait or run at once; beyond that they get 503.
+//! * Failed follow-ups raise an **alarm** that halves the follow-up share and shrinks the queue.
+//!   It never refuses everyone, which would hand a guesser an off switch.
+
+use crate::crypto::code::FollowupCode;
+use crate::crypto::kdf::{CodeSecrets, derive_code_secrets};
+use crate::crypto::primitives::SecretKey32;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Counters exposed on the metrics listener.
+#[derive(Default, Debug)]
+pub struct Metrics {
+    /// Reports accepted.
+    pub submissions: AtomicU64,
+    /// Codes drawn from the stock.
+    pub stock_hits: AtomicU64,
+    /// Codes computed on the submission path because the stock was empty.
+    pub stock_misses: AtomicU64,
+    /// Follow-ups that opened a report.
+    pub followups_ok: AtomicU64,
+    /// Follow-ups whose code matched nothing (or a revoked or expired code).
+    pub followups_failed: AtomicU64,
+    /// Follow-ups refused with 503.
+    pub followups_shed: AtomicU64,
+    /// Times the guessing alarm was raised.
+    pub alarms: AtomicU64,
+}
+
+/// Sizes, from config.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Argon2 permits.
+    pub pool_size: usize,
+    /// Stock target.
+    pub stock_size: usize,
+    /// Follow-ups waiting or running at once.
+    pub followup_queue: usize,
+    /// Failures per minute that raise the alarm.
+    pub alarm_per_minute: usize,
+}
+
+/// Follow-ups are over capacity: answer 503 with Retry-After.
+#[derive(Debug)]
+pub struct Busy;
+
+struct AlarmWindow {
+    started: Instant,
+    failures: usize,
+    held: Vec<OwnedSemaphorePermit>,
+}
+
+/// The Argon2 pool, stock and alarm.
+pub struct KdfPool {
+    pepper: Arc<SecretKey32>,
+    settings: PoolSettings,
+    all: Arc<Semaphore>,
+    followup: Arc<Semaphore>,
+    followup_share: usize,
+    inflight: AtomicUsize,
+    stock: Mutex<Vec<(FollowupCode, CodeSecrets)>>,
+    drawn: Notify,
+    alarmed: AtomicBool,
+    window: Mutex<AlarmWindow>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl KdfPool {
+    /// A new pool; call [`KdfPool::spawn_refill`] to start filling the stock.
+    pub fn new(pepper: SecretKey32, settings: PoolSettings) -> Arc<Self> {
+        let share = settings.pool_size.saturating_sub(1).max(1);
+        Arc::new(KdfPool {
+            pepper: Arc::new(pepper),
+            settings,
+            all: Arc::new(Semaphore::new(settings.pool_size)),
+            followup: Arc::new(Semaphore::new(share)),
+            followup_share: share,
+            inflight: AtomicUsize::new(0),
+            stock: Mutex::new(Vec::with_capacity(settings.stock_size)),
+            drawn: Notify::new(),
+            alarmed: AtomicBool::new(false),
+            window: Mutex::new(AlarmWindow {
+                started: Instant::now(),
+                failures: 0,
+                held: Vec::new(),
+            }),
+            metrics: Metrics::default(),
+        })
+    }
+
+    async fn derive(&self, code: FollowupCode) -> (FollowupCode, CodeSecrets) {
+        let pepper = self.pepper.clone();
+        tokio::task::spawn_blocking(move || {
+            let s = derive_code_secrets(&code, &pepper).expect("v1 parameters are valid");
+            (code, s)
+        })
+        .await
+        .expect("Argon2 task does not panic")
+    }
+
+    /// A fresh code with its tag and KEK for a submission: from the stock when it has one,
+    /// otherwise computed now with priority over follow-ups.
+    pub async fn issue(&self) -> (FollowupCode, CodeSecrets) {
+        let popped = self.stock.lock().expect("stock lock").pop();
+        self.drawn.notify_one();
+        if let Some(t) = popped {
+            self.metrics.stock_hits.fetch_add(1, Ordering::Relaxed);
+            return t;
+        }
+        self.metrics.stock_misses.fetch_add(1, Ordering::Relaxed);
+        let _permit = self
+            .all
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        self.derive(FollowupCode::generate()).await
+    }
+
+    /// Derives a typed code's secrets for a follow-up, within the follow-up share and queue.
+    pub async fn derive_for_followup(&self, code: FollowupCode) -> Result<CodeSecrets, Busy> {
+        let limit = if self.alarmed.load(Ordering::Relaxed) {
+            (self.settings.followup_queue / 4).max(1)
+        } else {
+            self.settings.followup_queue
+        };
+        if self.inflight.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.inflight.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.followups_shed.fetch_add(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        struct Dec<'a>(&'a AtomicUsize);
+        impl Drop for Dec<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _dec = Dec(&self.inflight);
+        let _share = self
+            .followup
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        let _permit = self
+            .all
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        Ok(self.derive(code).await.1)
+    }
+
+    /// Records the outcome of a follow-up for the alarm.
+    pub fn record_followup(&self, ok: bool) {
+        if ok {
+            self.metrics.followups_ok.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.metrics
+            .followups_failed
+            .fetch_add(1, Ordering::Relaxed);
+        let mut w = self.window.lock().expect("alarm lock");
+        self.roll_window(&mut w);
+        w.failures += 1;
+        if w.failures >= self.settings.alarm_per_minute
+            && !self.alarmed.swap(true, Ordering::AcqRel)
+        {
+            self.metrics.alarms.fetch_add(1, Ordering::Relaxed);
+            let reduced = (self.followup_share / 2).max(1);
+            for _ in reduced..self.followup_share {
+                if let Ok(p) = self.followup.clone().try_acquire_owned() {
+                    w.held.push(p);
+                }
+            }
+            tracing::warn!(
+                target: "bisik::alarm",
+                failures_last_minute = w.failures,
+                followup_share = reduced,
+                "ALARM: many follow-up codes failed in the last minute (guessing?); follow-up capacity reduced, submissions unaffected"
+            );
+        }
+    }
+
+    fn roll_window(&self, w: &mut AlarmWindow) {
+        if w.started.elapsed() >= Duration::from_secs(60) {
+            let calm = w.failures < self.settings.alarm_per_minute / 2;
+            w.started = Instant::now();
+            w.failures = 0;
+            if calm && self.alarmed.swap(false, Ordering::AcqRel) {
+                w.held.clear();
+                tracing::warn!(target: "bisik::alarm", "follow-up guessing alarm cleared; full follow-up capacity restored");
+            }
+        }
+    }
+
+    /// Whether the guessing alarm is raised.
+    pub fn alarmed(&self) -> bool {
+        let mut w = self.window.lock().expect("alarm lock");
+        self.roll_window(&mut w);
+        self.alarmed.load(Ordering::Relaxed)
+    }
+
+    /// Codes in stock.
+    pub fn stock_level(&self) -> usize {
+        self.stock.lock().expect("stock lock").len()
+    }
+
+    /// Starts the background task that refills the stock while the pool is idle: it takes a
+    /// permit only when every permit is free and no follow-up is waiting, so refilling never
+    /// delays a person.
+    pub fn spawn_refill(self: &Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if me.stock_level() >= me.settings.stock_size {
+                    me.drawn.notified().await;
+                    continue;
+                }
+                let idle = me.all.available_permits() == me.settings.pool_size
+                    && me.inflight.load(Ordering::Acquire) == 0;
+                let permit = if idle {
+                    me.all.clone().try_acquire_owned().ok()
+                } else {
+                    None
+                };
+                match permit {
+                    Some(p) => {
+                        let t = me.derive(FollowupCode::generate()).await;
+                        drop(p);
+                        let mut s = me.stock.lock().expect("stock lock");
+                        if s.len() < me.settings.stock_size {
+                            s.push(t);
+                        }
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,188 @@
+//! The public intake: what a reporter's phone talks to. It can *seal* (to the escrow key and
+//! the certified recipients) and it can open a report only with the K_r that the reporter's own
+//! code unwraps, for the length of one request (I3). It never imports `desk` or `vault`.
+//!
+//! It records no network identity (I2): there is no access log, request headers are read only
+//! to refuse cross-site POSTs and are never logged, third-party crates are capped at `warn` so
+//! none can log a request head, and no response sets a cookie.
+
+pub mod api;
+pub mod kdf_pool;
+pub mod recipients;
+pub mod reports;
+
+use crate::config::Config;
+use crate::crypto::wrap::RecipientKey;
+use crate::keyfiles::{IntakeSecrets, PublicKeys};
+use crate::store::Store;
+use crate::web::error::{method_not_allowed, not_found};
+use crate::web::headers::{SecurityHeaders, path_of};
+use actix_web::dev::Service;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use kdf_pool::{KdfPool, PoolSettings};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a handler needs, passed in app data; there is no global state.
+pub struct IntakeState {
+    /// Validated config.
+    pub cfg: Arc<Config>,
+    /// Reports store.
+    pub store: Store,
+    /// Argon2 pool and stock.
+    pub kdf: Arc<KdfPool>,
+    /// Pinned escrow key.
+    pub keys: PublicKeys,
+    /// Signing key (headers).
+    pub secrets: IntakeSecrets,
+    /// Certified recipients.
+    pub recipients: recipients::Recipients,
+}
+
+impl IntakeState {
+    /// Builds the state from loaded keys. Starts the stock refill.
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        keys: PublicKeys,
+        secrets: IntakeSecrets,
+    ) -> Arc<Self> {
+        let kdf = KdfPool::new(
+            secrets.pepper.clone(),
+            PoolSettings {
+                pool_size: cfg.kdf.pool_size,
+                stock_size: cfg.kdf.stock_size,
+                followup_queue: cfg.kdf.followup_queue,
+                alarm_per_minute: cfg.kdf.alarm_failures_per_minute,
+            },
+        );
+        kdf.spawn_refill();
+        let recipients = recipients::Recipients::new(cfg.keys_dir.clone(), keys.org);
+        Arc::new(IntakeState {
+            cfg,
+            store,
+            kdf,
+            keys,
+            secrets,
+            recipients,
+        })
+    }
+
+    /// The escrow recipient.
+    pub fn escrow(&self) -> &RecipientKey {
+        &self.keys.escrow
+    }
+}
+
+/// The intake's CSP: it serves JSON now and, later, plain HTML with a stylesheet and no script.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Registers the intake routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/reports")
+            .route(web::post().to(api::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/followup")
+            .route(web::post().to(api::followup))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/followup/messages")
+            .route(web::post().to(api::post_message))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/meta")
+            .route(web::get().to(api::meta))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/v1/openapi.json")
+            .route(web::get().to(api::openapi_json))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .default_service(web::to(not_found));
+}
+
+/// Runs the intake HTTP server until it is told to stop.
+pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
+    let cfg = state.cfg.clone();
+    let headers = SecurityHeaders::new(CSP, cfg.reporter.onion_address.as_deref());
+    let data = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        let headers = headers.clone();
+        App::new()
+            .app_data(data.clone())
+            .wrap_fn(move |req, srv| {
+                let path = path_of(&req);
+                let headers = headers.clone();
+                let fut = srv.call(req);
+                async move {
+                    let mut res = fut.await?;
+                    headers.apply(&path, &mut res);
+                    Ok(res)
+                }
+            })
+            .configure(routes)
+    })
+    .workers(cfg.kdf.pool_size.clamp(2, 8))
+    .max_connections(cfg.limits.max_connections)
+    .client_request_timeout(Duration::from_secs(cfg.limits.request_timeout_secs))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .keep_alive(Duration::from_secs(15))
+    .bind(&cfg.intake_listen)
+    .map_err(|e| anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen))?;
+    for a in server.addrs() {
+        tracing::info!("intake listening on http://{a}");
+    }
+    let server = server.run();
+    if let Some(m) = &cfg.metrics_listen {
+        let ms = metrics_server(state.clone(), m)?;
+        tokio::spawn(ms);
+    }
+    server.await?;
+    Ok(())
+}
+
+fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_web::dev::Server> {
+    let data = web::Data::from(state);
+    let srv = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .map_err(|e| anyhow::anyhow!("cannot listen on metrics_listen {addr}: {e}"))?;
+    for a in srv.addrs() {
+        tracing::info!("metrics listening on http://{a}/metrics");
+    }
+    Ok(srv.run())
+}
+
+/// Operational counters in Prometheus text format. Counts only; nothing per request.
+async fn metrics(st: web::Data<IntakeState>) -> HttpResponse {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &st.kdf.metrics;
+    let body = format!(
+        "bisik_submissions_total {}\nbisik_stock_hits_total {}\nbisik_stock_misses_total {}\nbisik_stock_level {}\n\
+         bisik_followups_ok_total {}\nbisik_followups_failed_total {}\nbisik_followups_shed_total {}\n\
+         bisik_followup_alarms_total {}\nbisik_followup_alarm {}\n",
+        m.submissions.load(Relaxed),
+        m.stock_hits.load(Relaxed),
+        m.stock_misses.load(Relaxed),
+        st.kdf.stock_level(),
+        m.followups_ok.load(Relaxed),
+        m.followups_failed.load(Relaxed),
+        m.followups_shed.load(Relaxed),
+        m.alarms.load(Relaxed),
+        u8::from(st.kdf.alarmed()),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
+}

@@ -1,0 +1,135 @@
+//! The recipient list as the intake sees it: read from keys/, verified against the pinned
+//! organisation key, its expiry and the highest epoch accepted before (kept in the database, a
+//! different trust domain from keys/). A list that fails any check is refused with a loud log
+//! line, and new reports are then wrapped to the escrow key only: the tip is still taken and
+//! still recoverable, but nobody uncertified receives it (I5).
+
+use crate::crypto::recipients::SignedRecipientList;
+use crate::crypto::wrap::RecipientKey;
+use crate::keyfiles;
+use crate::store::Store;
+use ed25519_dalek::VerifyingKey;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+const EPOCH_STATE: &str = "recipient_list_epoch";
+
+/// The keys new reports are wrapped to (besides escrow), and the list epoch they came from.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    /// Epoch of the accepted list, 0 when none.
+    pub epoch: u64,
+    /// Supervisor keys.
+    pub keys: Vec<RecipientKey>,
+}
+
+#[derive(Default)]
+struct Cache {
+    stamp: Option<(SystemTime, u64)>,
+    accepted: Option<(u64, u64, Vec<RecipientKey>)>,
+    expired_logged: bool,
+}
+
+/// Watches keys/recipients.json.
+pub struct Recipients {
+    dir: PathBuf,
+    org: VerifyingKey,
+    cache: Mutex<Cache>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Recipients {
+    /// Watches the list in `dir`, verified under `org`.
+    pub fn new(dir: PathBuf, org: VerifyingKey) -> Self {
+        Recipients {
+            dir,
+            org,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// The recipients in force now. Re-reads the file when it changed.
+    pub async fn current(&self, store: &Store) -> Current {
+        let path = self.dir.join(keyfiles::names::RECIPIENTS);
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(UNIX_EPOCH), m.len()));
+        let mut c = self.cache.lock().await;
+        if c.stamp != stamp {
+            c.stamp = stamp;
+            c.expired_logged = false;
+            c.accepted = self.load(store).await;
+        }
+        match &c.accepted {
+            Some((epoch, expires, keys)) if now() < *expires => Current {
+                epoch: *epoch,
+                keys: keys.clone(),
+            },
+            Some((epoch, _, _)) => {
+                if !c.expired_logged {
+                    tracing::error!(
+                        "RECIPIENT LIST REFUSED: epoch {epoch} has expired; new reports are wrapped to the escrow key only until the organisation key holder re-signs it (bisik keys certify)"
+                    );
+                    c.expired_logged = true;
+                }
+                Current::default()
+            }
+            None => Current::default(),
+        }
+    }
+
+    async fn load(&self, store: &Store) -> Option<(u64, u64, Vec<RecipientKey>)> {
+        let list: SignedRecipientList = match keyfiles::read_recipients(&self.dir) {
+            Ok(Some(l)) => l,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(
+                    "RECIPIENT LIST REFUSED: {e}; new reports are wrapped to the escrow key only"
+                );
+                return None;
+            }
+        };
+        let seen = match store.state(EPOCH_STATE).await {
+            Ok(v) => v.unwrap_or(0).max(0) as u64,
+            Err(e) => {
+                tracing::error!(
+                    "RECIPIENT LIST REFUSED: cannot read the highest accepted epoch: {e}"
+                );
+                return None;
+            }
+        };
+        match list.verify(&self.org, now(), seen) {
+            Ok(l) => {
+                let keys = l.keys().ok()?;
+                if l.epoch > seen
+                    && let Err(e) = store.set_state(EPOCH_STATE, l.epoch as i64).await
+                {
+                    tracing::error!(
+                        "RECIPIENT LIST REFUSED: cannot record epoch {}: {e}",
+                        l.epoch
+                    );
+                    return None;
+                }
+                tracing::info!(
+                    epoch = l.epoch,
+                    recipients = keys.len(),
+                    "recipient list accepted"
+                );
+                Some((l.epoch, l.expires_at, keys))
+            }
+            Err(e) => {
+                tracing::error!(
+                    "RECIPIENT LIST REFUSED: {e}; new reports are wrapped to the escrow key only"
+                );
+                None
+            }
+        }
+    }
+}

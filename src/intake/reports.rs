@@ -1,0 +1,250 @@
+//! Sealing a new report and opening one for its reporter. The intake can seal to public keys,
+//! and can open a report only with the K_r that the reporter's code unwraps (I3).
+
+use super::IntakeState;
+use crate::crypto::envelope::{self, ItemAad};
+use crate::crypto::header::{ReportHeader, key_commitment};
+use crate::crypto::kdf::CodeSecrets;
+use crate::crypto::primitives::SecretKey32;
+use crate::crypto::wrap::{Purpose, wrap_to};
+use crate::domain::{Direction, ItemId, ItemKind, ReportId, ReporterStatus, day_string, today};
+use crate::store::{NewItem, NewReport, StoreError};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The tip as sealed under K_r. Only the day is kept, never the time: the fewer timestamps,
+/// the less there is to correlate with network logs.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct TipPlain {
+    /// Format version.
+    pub v: u8,
+    /// Category id.
+    pub category: String,
+    /// Area id (sealed: where a tip comes from can identify the reporter).
+    pub area: Option<String>,
+    /// What happened.
+    pub description: String,
+    /// Where.
+    pub location: Option<String>,
+    /// When.
+    pub when: Option<String>,
+    /// Who.
+    pub people: Option<String>,
+    /// Vehicles.
+    pub vehicles: Option<String>,
+    /// Received day.
+    pub day: String,
+}
+
+/// A conversation message as sealed under K_r.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct MessagePlain {
+    /// Format version.
+    pub v: u8,
+    /// Text.
+    pub body: String,
+    /// Day written.
+    pub day: String,
+}
+
+/// The AAD of an item.
+pub fn item_aad(
+    report: ReportId,
+    item: ItemId,
+    kind: ItemKind,
+    direction: Direction,
+    seq: i64,
+) -> ItemAad {
+    ItemAad {
+        report_id: report.bytes(),
+        kind: kind as u8,
+        item_id: item.bytes(),
+        direction: direction as u8,
+        seq: seq as u64,
+    }
+}
+
+/// Seals and stores a new report; returns once it is durably committed.
+pub async fn create(
+    st: &IntakeState,
+    tip: TipPlain,
+    secrets: &CodeSecrets,
+) -> Result<ReportId, StoreError> {
+    let id = ReportId::new();
+    let rid = id.bytes();
+    let day = today();
+    let k_r = SecretKey32::random();
+    let k_s = SecretKey32::random();
+
+    let recipients = st.recipients.current(&st.store).await;
+    let mut all = vec![st.keys.escrow.clone()];
+    all.extend(recipients.keys.iter().cloned());
+    let mut wraps = Vec::with_capacity(all.len() * 2);
+    for r in &all {
+        let fp = hex::encode(r.fingerprint());
+        wraps.push((
+            fp.clone(),
+            Purpose::ReporterKey.code(),
+            wrap_to(r, &rid, Purpose::ReporterKey, &k_r),
+        ));
+        wraps.push((
+            fp,
+            Purpose::StaffKey.code(),
+            wrap_to(r, &rid, Purpose::StaffKey, &k_s),
+        ));
+    }
+    let header = ReportHeader {
+        report_id: rid,
+        day: day_string(day),
+        unit: st.cfg.unit.id.clone(),
+        key_commitment: key_commitment(&rid, &k_r, &k_s),
+        recipient_epoch: recipients.epoch,
+        recipients: all.iter().map(|r| r.fingerprint()).collect(),
+    };
+    let (header, sig) = header.sign(&st.secrets.signing);
+
+    let tip_id = ItemId::new();
+    let plain = Zeroizing::new(serde_json::to_vec(&tip).expect("serialisable"));
+    let sealed = envelope::seal(
+        &k_r,
+        &item_aad(id, tip_id, ItemKind::Tip, Direction::ReporterToStaff, 0),
+        &plain,
+    );
+    let new = NewReport {
+        id,
+        unit: st.cfg.unit.id.clone(),
+        category: tip.category.clone(),
+        received_day: day,
+        header,
+        header_sig: sig.to_vec(),
+        wraps,
+        tag: secrets.tag,
+        kdf_version: i16::from(secrets.version),
+        wrapped_key: envelope::wrap_report_key(&secrets.kek, &rid, secrets.version, &k_r),
+        expires_day: day + st.cfg.reporter.code_lifetime_days,
+        tip: NewItem {
+            id: tip_id,
+            kind: ItemKind::Tip,
+            direction: Direction::ReporterToStaff,
+            sealed,
+        },
+    };
+    st.store.insert_report(&new).await?;
+    Ok(id)
+}
+
+/// A report opened by its reporter's code.
+pub struct Opened {
+    /// The report.
+    pub id: ReportId,
+    /// K_r, held only for the length of this request.
+    pub k_r: SecretKey32,
+}
+
+/// Looks a code's tag up and unwraps K_r. `None` for unknown, revoked and expired codes alike,
+/// so the caller cannot answer them differently (I11).
+pub async fn open(st: &IntakeState, secrets: &CodeSecrets) -> Result<Option<Opened>, StoreError> {
+    let Some(row) = st.store.access_by_tag(&secrets.tag).await? else {
+        return Ok(None);
+    };
+    if row.revoked || today() > row.expires_day {
+        return Ok(None);
+    }
+    let rid = row.report_id.bytes();
+    match envelope::unwrap_report_key(&secrets.kek, &rid, secrets.version, &row.wrapped_key) {
+        Ok(k_r) => Ok(Some(Opened {
+            id: row.report_id,
+            k_r,
+        })),
+        Err(_) => {
+            tracing::error!(
+                "a reporter wrap did not open under its own tag's KEK: the database row was altered"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A message as the reporter sees it.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ReporterMessage {
+    /// `reporter` or `staff`.
+    pub from: &'static str,
+    /// Text.
+    pub body: String,
+    /// Day, `YYYY-MM-DD`.
+    pub day: String,
+}
+
+/// The reporter's view: coarse status and the conversation.
+pub async fn reporter_view(
+    st: &IntakeState,
+    o: &Opened,
+) -> Result<(ReporterStatus, Vec<ReporterMessage>), StoreError> {
+    let report = st
+        .store
+        .report(o.id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("report of an access row is missing".into()))?;
+    let status = ReporterStatus::project(
+        report.status,
+        report.closed_day,
+        today(),
+        st.cfg.reporter.closed_delay_days,
+    );
+    let items = st
+        .store
+        .items(
+            o.id,
+            &[Direction::ReporterToStaff, Direction::StaffToReporter],
+        )
+        .await?;
+    let mut messages = Vec::new();
+    for it in items.into_iter().filter(|i| i.kind == ItemKind::Message) {
+        let aad = item_aad(o.id, it.id, it.kind, it.direction, it.seq);
+        let plain = envelope::open(&o.k_r, &aad, &it.sealed)
+            .map_err(|e| StoreError::Corrupt(format!("message {} did not open: {e}", it.id)))?;
+        let m: MessagePlain = serde_json::from_slice(&plain)
+            .map_err(|_| StoreError::Corrupt(format!("message {} is not a message", it.id)))?;
+        messages.push(ReporterMessage {
+            from: if it.direction == Direction::ReporterToStaff {
+                "reporter"
+            } else {
+                "staff"
+            },
+            body: m.body,
+            day: m.day,
+        });
+    }
+    Ok((status, messages))
+}
+
+/// Appends a reporter message sealed under K_r. Returns the day recorded.
+pub async fn add_message(st: &IntakeState, o: &Opened, body: String) -> Result<String, StoreError> {
+    let day = day_string(today());
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&MessagePlain {
+            v: 1,
+            body,
+            day: day.clone(),
+        })
+        .expect("serialisable"),
+    );
+    let id = o.id;
+    st.store
+        .append_item(id, |seq| {
+            let item = ItemId::new();
+            NewItem {
+                id: item,
+                kind: ItemKind::Message,
+                direction: Direction::ReporterToStaff,
+                sealed: envelope::seal(
+                    &o.k_r,
+                    &item_aad(id, item, ItemKind::Message, Direction::ReporterToStaff, seq),
+                    &plain,
+                ),
+            }
+        })
+        .await?;
+    Ok(day)
+}

@@ -1,0 +1,33 @@
+//! # Bisik: an anonymous tip line
+//!
+//! Citizens report drug transactions to a district anti-narcotics office (BNNK) without giving
+//! their identity; each tip is sealed under its own keys and the reporter gets a 20-digit
+//! follow-up code. A tour of the rooms, from the bottom up:
+//!
+//! - [`crypto`]: primitives, sealed items ([`crypto::envelope`]), the follow-up code
+//!   ([`crypto::code`]) and its Argon2id KDF ([`crypto::kdf`]), HPKE wraps *to* public keys
+//!   ([`crypto::wrap`]), the signed report header and recipient list. Imports nothing above it.
+//! - [`vault`]: the only code that *opens* keys (offline escrow/organisation container, HPKE
+//!   unwrap). Used by the CLI ceremonies and recovery, later by the desk; never by the intake.
+//! - [`domain`]: id newtypes, report states and the coarse status a reporter sees.
+//! - [`store`]: all SQL, over SQLite or PostgreSQL; the desk's tables live apart.
+//! - [`keyfiles`]: the pinned public keys and the intake's own secrets in `keys/`.
+//! - [`web`]: security headers, the JSON error shape, body limits: shared by intake and desk.
+//! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
+//! - [`config`] and [`cli`]: configuration and the `bisik` command.
+//!
+//! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
+//! `desk`; `crypto` imports none of `store`, `web`, `intake` or `vault`.
+//! `tests/integration/layering.rs` checks it.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod intake;
+pub mod keyfiles;
+pub mod store;
+pub mod vault;
+pub mod web;

@@ -1,0 +1,151 @@
+//! The data-access layer: the only place SQL lives. One API over SQLite (embedded default) and
+//! PostgreSQL through sqlx's Any driver, with portable SQL (`$N` placeholders, no BOOLEAN or
+//! date types; CRATES.md) and one migration folder per backend.
+//!
+//! Two stores exist: [`Store`] for reports (shared by intake and desk) and the desk store for
+//! staff key material and the audit log, which lives where the intake cannot read it: its own
+//! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
+
+mod reports;
+
+pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, WrapRow};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Which set of tables a pool serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Reports, wraps, reporter access, items (intake and desk).
+    Reports,
+    /// Staff, staff keys, audit log (desk only).
+    Desk,
+}
+
+/// Errors from the store. Their text names the database problem for the operator's log; it is
+/// never rendered to a reporter.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL's scheme is neither sqlite nor postgres. Refused rather than guessed, so a typo
+    /// never silently creates an empty database.
+    #[error(
+        "DATABASE_URL has the unknown scheme {0:?}; use sqlite://PATH or postgres://USER@HOST/DB"
+    )]
+    UnknownScheme(String),
+    /// A query or connection failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row held something the code cannot interpret (corruption or tampering).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Picks the backend from the URL scheme.
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    let scheme = url.split(':').next().unwrap_or("");
+    match scheme {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        other => Err(StoreError::UnknownScheme(other.to_owned())),
+    }
+}
+
+/// A connection pool with its backend.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    schema: Schema,
+}
+
+impl Store {
+    /// Connects to `url`. SQLite connections get WAL, synchronous=FULL (a code is shown only
+    /// after a durable commit: I7), foreign keys and secure_delete. A desk pool on PostgreSQL
+    /// works inside the schema `desk`.
+    pub async fn connect(
+        url: &str,
+        schema: Schema,
+        max_connections: u32,
+    ) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = backend_of(url)?;
+        let opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30));
+        let opts = match (backend, schema) {
+            (Backend::Sqlite, _) => opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA secure_delete = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            }),
+            (Backend::Postgres, Schema::Desk) => opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET search_path TO desk").await?;
+                    Ok(())
+                })
+            }),
+            (Backend::Postgres, Schema::Reports) => opts,
+        };
+        if backend == Backend::Postgres && schema == Schema::Desk {
+            // The schema must exist before the pool's search_path points at it; creating it is
+            // idempotent and, in the split deployment, done once by the owner role.
+            let boot = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await?;
+            boot.execute("CREATE SCHEMA IF NOT EXISTS desk").await?;
+            boot.close().await;
+        }
+        let pool = opts.connect(url).await?;
+        Ok(Store {
+            pool,
+            backend,
+            schema,
+        })
+    }
+
+    /// Applies pending migrations for this store's schema and backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let m = match (self.backend, self.schema) {
+            (Backend::Sqlite, Schema::Reports) => sqlx::migrate!("migrations/sqlite"),
+            (Backend::Postgres, Schema::Reports) => sqlx::migrate!("migrations/postgres"),
+            (Backend::Sqlite, Schema::Desk) => sqlx::migrate!("migrations/sqlite-desk"),
+            (Backend::Postgres, Schema::Desk) => sqlx::migrate!("migrations/postgres-desk"),
+        };
+        m.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the few callers (tests, benchmarks) that measure the database itself.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,361 @@
+//! Reports, their wraps, reporter access rows and sealed items.
+
+use super::{Store, StoreError};
+use crate::domain::{Direction, ItemId, ItemKind, ReportId, Status};
+
+/// Everything written when a tip is accepted, in one transaction.
+pub struct NewReport {
+    /// Report id.
+    pub id: ReportId,
+    /// Unit.
+    pub unit: String,
+    /// Category id.
+    pub category: String,
+    /// Received day number.
+    pub received_day: i64,
+    /// Signed header bytes.
+    pub header: Vec<u8>,
+    /// Header signature.
+    pub header_sig: Vec<u8>,
+    /// HPKE wraps: (recipient fingerprint hex, purpose code, wrap).
+    pub wraps: Vec<(String, i16, Vec<u8>)>,
+    /// Reporter access: lookup tag.
+    pub tag: [u8; 32],
+    /// Reporter access: code KDF version.
+    pub kdf_version: i16,
+    /// Reporter access: K_r under the code KEK.
+    pub wrapped_key: Vec<u8>,
+    /// Reporter access: last day the code works.
+    pub expires_day: i64,
+    /// The sealed tip (sequence number 0).
+    pub tip: NewItem,
+}
+
+/// A sealed item to insert.
+pub struct NewItem {
+    /// Item id.
+    pub id: ItemId,
+    /// Kind.
+    pub kind: ItemKind,
+    /// Direction.
+    pub direction: Direction,
+    /// Sealed bytes.
+    pub sealed: Vec<u8>,
+}
+
+/// A reporter access row found by tag.
+#[derive(Debug)]
+pub struct AccessRow {
+    /// The report it opens.
+    pub report_id: ReportId,
+    /// KDF version of the code.
+    pub kdf_version: i16,
+    /// K_r under the KEK.
+    pub wrapped_key: Vec<u8>,
+    /// Revoked by staff or retention.
+    pub revoked: bool,
+    /// Last valid day.
+    pub expires_day: i64,
+}
+
+/// The plaintext routing columns of a report plus its signed header.
+#[derive(Debug, Clone)]
+pub struct ReportRow {
+    /// Id.
+    pub id: ReportId,
+    /// Unit.
+    pub unit: String,
+    /// Category.
+    pub category: String,
+    /// Internal status.
+    pub status: Status,
+    /// Priority.
+    pub priority: i16,
+    /// Received day number.
+    pub received_day: i64,
+    /// Closed day number.
+    pub closed_day: Option<i64>,
+    /// Header bytes.
+    pub header: Vec<u8>,
+    /// Header signature.
+    pub header_sig: Vec<u8>,
+}
+
+/// A stored wrap.
+#[derive(Debug, Clone)]
+pub struct WrapRow {
+    /// Recipient fingerprint (hex).
+    pub recipient_fp: String,
+    /// Purpose code.
+    pub purpose: i16,
+    /// The wrap.
+    pub wrapped: Vec<u8>,
+}
+
+/// A stored sealed item.
+#[derive(Debug, Clone)]
+pub struct ItemRow {
+    /// Item id.
+    pub id: ItemId,
+    /// Sequence number.
+    pub seq: i64,
+    /// Kind.
+    pub kind: ItemKind,
+    /// Direction.
+    pub direction: Direction,
+    /// Sealed bytes.
+    pub sealed: Vec<u8>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+impl Store {
+    /// Stores a whole new report atomically. Returns only after the commit is durable (SQLite
+    /// synchronous=FULL; PostgreSQL's default synchronous_commit), so the caller may then show
+    /// the code (I7).
+    pub async fn insert_report(&self, r: &NewReport) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) \
+             VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
+        )
+        .bind(r.id.to_string())
+        .bind(&r.unit)
+        .bind(&r.category)
+        .bind(Status::New.as_str())
+        .bind(r.received_day)
+        .bind(&r.header)
+        .bind(&r.header_sig)
+        .execute(&mut *tx)
+        .await?;
+        for (fp, purpose, wrapped) in &r.wraps {
+            sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)")
+                .bind(r.id.to_string())
+                .bind(fp)
+                .bind(*purpose)
+                .bind(wrapped)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) \
+             VALUES ($1, $2, $3, $4, 0, $5)",
+        )
+        .bind(r.tag.to_vec())
+        .bind(r.id.to_string())
+        .bind(r.kdf_version)
+        .bind(&r.wrapped_key)
+        .bind(r.expires_day)
+        .execute(&mut *tx)
+        .await?;
+        insert_item(&mut tx, r.id, 0, &r.tip).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds the reporter access row for a lookup tag.
+    pub async fn access_by_tag(&self, tag: &[u8; 32]) -> Result<Option<AccessRow>, StoreError> {
+        let row: Option<(String, i16, Vec<u8>, i16, i64)> = sqlx::query_as(
+            "SELECT report_id, kdf_version, wrapped_key, revoked, expires_day FROM reporter_access WHERE tag = $1",
+        )
+        .bind(tag.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id, kdf_version, wrapped_key, revoked, expires_day)| {
+            Ok(AccessRow {
+                report_id: ReportId::parse(&id)
+                    .ok_or_else(|| corrupt("reporter_access.report_id"))?,
+                kdf_version,
+                wrapped_key,
+                revoked: revoked != 0,
+                expires_day,
+            })
+        })
+        .transpose()
+    }
+
+    /// A report's routing columns and header.
+    pub async fn report(&self, id: ReportId) -> Result<Option<ReportRow>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            i16,
+            i64,
+            Option<i64>,
+            Vec<u8>,
+            Vec<u8>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, unit, category, status, priority, received_day, closed_day, header, header_sig \
+             FROM reports WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(
+            |(
+                rid,
+                unit,
+                category,
+                status,
+                priority,
+                received_day,
+                closed_day,
+                header,
+                header_sig,
+            )| {
+                Ok(ReportRow {
+                    id: ReportId::parse(&rid).ok_or_else(|| corrupt("reports.id"))?,
+                    unit,
+                    category,
+                    status: Status::parse(&status).ok_or_else(|| corrupt("reports.status"))?,
+                    priority,
+                    received_day,
+                    closed_day,
+                    header,
+                    header_sig,
+                })
+            },
+        )
+        .transpose()
+    }
+
+    /// All wraps of a report.
+    pub async fn wraps(&self, id: ReportId) -> Result<Vec<WrapRow>, StoreError> {
+        let rows: Vec<(String, i16, Vec<u8>)> = sqlx::query_as(
+            "SELECT recipient_fp, purpose, wrapped FROM report_wraps WHERE report_id = $1 ORDER BY recipient_fp, purpose",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(recipient_fp, purpose, wrapped)| WrapRow {
+                recipient_fp,
+                purpose,
+                wrapped,
+            })
+            .collect())
+    }
+
+    /// Items of a report in sequence order, optionally only those of the given directions.
+    pub async fn items(
+        &self,
+        id: ReportId,
+        directions: &[Direction],
+    ) -> Result<Vec<ItemRow>, StoreError> {
+        let rows: Vec<(String, i64, i16, i16, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, seq, kind, direction, sealed FROM items WHERE report_id = $1 ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (iid, seq, kind, direction, sealed) in rows {
+            let direction =
+                Direction::from_code(direction).ok_or_else(|| corrupt("items.direction"))?;
+            if !directions.is_empty() && !directions.contains(&direction) {
+                continue;
+            }
+            out.push(ItemRow {
+                id: ItemId::parse(&iid).ok_or_else(|| corrupt("items.id"))?,
+                seq,
+                kind: ItemKind::from_code(kind).ok_or_else(|| corrupt("items.kind"))?,
+                direction,
+                sealed,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Appends an item. The sequence number is reserved first (it is bound into the AAD), then
+    /// `seal(seq)` seals the content, then both are written in the same transaction.
+    pub async fn append_item<F>(&self, id: ReportId, seal: F) -> Result<i64, StoreError>
+    where
+        F: FnOnce(i64) -> NewItem,
+    {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<(i64,)> = sqlx::query_as(
+            "UPDATE reports SET item_seq = item_seq + 1 WHERE id = $1 RETURNING item_seq",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((seq,)) = seq else {
+            return Err(corrupt("report vanished"));
+        };
+        let item = seal(seq);
+        insert_item(&mut tx, id, seq, &item).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Sets a report's status (desk; tests use it to stand in for the desk until it exists).
+    pub async fn set_status(
+        &self,
+        id: ReportId,
+        status: Status,
+        day: i64,
+    ) -> Result<(), StoreError> {
+        let closed = (status == Status::Closed).then_some(day);
+        sqlx::query("UPDATE reports SET status = $1, closed_day = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(closed)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of reports stored.
+    pub async fn count_reports(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Reads a durable intake fact.
+    pub async fn state(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let v: Option<(i64,)> = sqlx::query_as("SELECT value FROM intake_state WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(v.map(|(v,)| v))
+    }
+
+    /// Records a durable intake fact.
+    pub async fn set_state(&self, name: &str, value: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO intake_state (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn insert_item(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    report: ReportId,
+    seq: i64,
+    item: &NewItem,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(item.id.to_string())
+        .bind(report.to_string())
+        .bind(seq)
+        .bind(item.kind as i16)
+        .bind(item.direction as i16)
+        .bind(&item.sealed)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! What the intake and the desk share on the web side: security headers on every response, the
+//! JSON error shape with its two languages, body reading with limits, and the cross-site check.
+
+pub mod body;
+pub mod error;
+pub mod headers;
+
+pub use error::{ApiError, Lang};
