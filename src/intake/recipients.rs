@@ -4,6 +4,7 @@
 //! line, and new reports are then wrapped to the escrow key only: the tip is still taken and
 //! still recoverable, but nobody uncertified receives it (I5).
 
+use crate::crypto::primitives::sha256;
 use crate::crypto::recipients::SignedRecipientList;
 use crate::crypto::wrap::RecipientKey;
 use crate::keyfiles;
@@ -26,7 +27,7 @@ pub struct Current {
 
 #[derive(Default)]
 struct Cache {
-    stamp: Option<(SystemTime, u64)>,
+    stamp: Option<[u8; 32]>,
     accepted: Option<(u64, u64, Vec<RecipientKey>)>,
     expired_logged: bool,
 }
@@ -58,9 +59,8 @@ impl Recipients {
     /// The recipients in force now. Re-reads the file when it changed.
     pub async fn current(&self, store: &Store) -> Current {
         let path = self.dir.join(keyfiles::names::RECIPIENTS);
-        let stamp = std::fs::metadata(&path)
-            .ok()
-            .map(|m| (m.modified().unwrap_or(UNIX_EPOCH), m.len()));
+        // Compare contents, not timestamps: a replayed old file may carry any mtime.
+        let stamp = std::fs::read(&path).ok().map(|b| sha256(&[&b]));
         let mut c = self.cache.lock().await;
         if c.stamp != stamp {
             c.stamp = stamp;

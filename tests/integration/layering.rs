@@ -1,0 +1,86 @@
+//! The intake must not be able to reach key-unlocking code (I3), and crypto sits at the bottom.
+//! These rules are what a reader sees in the module tree; this test keeps them true.
+
+use std::path::Path;
+
+fn sources(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(sources(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+fn uses(src: &str, module: &str) -> bool {
+    src.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//"))
+        .any(|l| {
+            l.contains(&format!("crate::{module}"))
+                || l.contains(&format!("super::super::{module}"))
+        })
+}
+
+#[test]
+fn intake_never_imports_vault_desk_or_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = sources(&root.join("intake"));
+    assert!(files.len() >= 4);
+    for (path, src) in files {
+        for forbidden in ["vault", "desk", "cli"] {
+            assert!(!uses(&src, forbidden), "{path} imports crate::{forbidden}");
+        }
+        assert!(
+            !src.contains("hpke::single_shot_open"),
+            "{path} opens HPKE wraps"
+        );
+        assert!(
+            !src.contains("OfflineKeys"),
+            "{path} touches the offline keys"
+        );
+    }
+    // The modules the intake does import do not reach the vault either.
+    for m in ["web", "store", "domain", "keyfiles.rs", "config.rs"] {
+        let p = root.join(m);
+        let files = if p.is_dir() {
+            sources(&p)
+        } else {
+            vec![(
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )]
+        };
+        for (path, src) in files {
+            assert!(!uses(&src, "vault"), "{path} imports crate::vault");
+        }
+    }
+}
+
+#[test]
+fn crypto_imports_nothing_above_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (path, src) in sources(&root.join("crypto")) {
+        for above in [
+            "store", "web", "intake", "vault", "desk", "cli", "keyfiles", "config", "domain",
+        ] {
+            assert!(!uses(&src, above), "{path} imports crate::{above}");
+        }
+    }
+}
+
+#[test]
+fn no_unsafe_anywhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("#![forbid(unsafe_code)]"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("unsafe_code = \"forbid\""));
+}
