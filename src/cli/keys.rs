@@ -368,6 +368,7 @@ async fn recover(
         "id": id.to_string(),
         "unit": row.unit,
         "category": row.category,
+        "category_as_submitted": tip.get("category").cloned().unwrap_or(serde_json::Value::Null),
         "status": row.status.as_str(),
         "priority": row.priority,
         "received_day": day_string(row.received_day),

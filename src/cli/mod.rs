@@ -100,12 +100,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Intake => serve_intake(cfg).await,
             Command::Init => init(&cfg).await,
             Command::Migrate => {
-                let s = connect(&cfg, Schema::Reports).await?;
-                s.migrate().await?;
-                if let Ok(d) = connect(&cfg, Schema::Desk).await {
-                    d.migrate().await?;
+                for schema in [Schema::Reports, Schema::Desk] {
+                    let s = connect(&cfg, schema).await?;
+                    s.migrate()
+                        .await
+                        .map_err(|e| failure(1, format!("{schema:?} database: {e}")))?;
+                    s.close().await;
                 }
-                tracing::info!("migrations applied");
+                tracing::info!("migrations applied to the reports and desk databases");
                 Ok(())
             }
             Command::Keys(k) => keys::run(&cfg, k).await,

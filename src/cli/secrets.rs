@@ -50,11 +50,11 @@ pub fn read_passphrase(file: Option<&Path>) -> Result<SecretString, Failure> {
                 )
             })?;
         }
+        // At a terminal: prompt without echo and stop at Enter.
+        None if std::io::stdin().is_terminal() => {
+            *text = rpassword::prompt_password("Offline key passphrase: ")?;
+        }
         None => {
-            if std::io::stdin().is_terminal() {
-                eprint!("Offline key passphrase: ");
-                let _ = std::io::stderr().flush();
-            }
             std::io::stdin().read_to_string(&mut text)?;
         }
     }

@@ -88,7 +88,18 @@ impl Recipients {
     async fn load(&self, store: &Store) -> Option<(u64, u64, Vec<RecipientKey>)> {
         let list: SignedRecipientList = match keyfiles::read_recipients(&self.dir) {
             Ok(Some(l)) => l,
-            Ok(None) => return None,
+            Ok(None) => {
+                // No list is normal before the first certification; a list that vanished
+                // after one was accepted is not.
+                if let Ok(Some(epoch)) = store.state(EPOCH_STATE).await
+                    && epoch > 0
+                {
+                    tracing::error!(
+                        "RECIPIENT LIST REFUSED: recipients.json is missing although epoch {epoch} was accepted before; new reports are wrapped to the escrow key only"
+                    );
+                }
+                return None;
+            }
             Err(e) => {
                 tracing::error!(
                     "RECIPIENT LIST REFUSED: {e}; new reports are wrapped to the escrow key only"

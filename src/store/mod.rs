@@ -130,6 +130,14 @@ impl Store {
             (Backend::Sqlite, Schema::Desk) => sqlx::migrate!("migrations/sqlite-desk"),
             (Backend::Postgres, Schema::Desk) => sqlx::migrate!("migrations/postgres-desk"),
         };
+        if (self.backend, self.schema) == (Backend::Postgres, Schema::Desk) {
+            // Only the owner role migrates, so only it needs CREATE on the database; the desk
+            // role itself never creates the schema. search_path resolves per statement, so the
+            // migrator's bookkeeping table then lands inside `desk`.
+            self.pool
+                .execute("CREATE SCHEMA IF NOT EXISTS desk")
+                .await?;
+        }
         m.run(&self.pool).await?;
         Ok(())
     }

@@ -113,21 +113,22 @@ pub async fn read_json<T: DeserializeOwned>(
 
 /// True when the request says it comes from another site. Before any session exists, such a
 /// POST is refused (DESIGN.md, Forms). The headers are read here and never logged.
+///
+/// `Sec-Fetch-Site` decides when present: only `same-origin` and `none` (typed by the user) pass.
+/// `Origin` decides otherwise, except that `Origin: null` is not evidence of anything: browsers
+/// send it on same-origin form POSTs whenever the page's policy is `no-referrer`, which ours is.
 pub fn is_cross_site(req: &HttpRequest) -> bool {
     let h = req.headers();
-    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site.eq_ignore_ascii_case("cross-site")
-    {
-        return true;
+    if let Some(site) = h.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("");
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
     }
-    if let Some(origin) = h.get("origin") {
-        let origin = origin.to_str().unwrap_or("null");
-        if origin == "null" {
-            return true;
+    match h.get("origin").map(|o| o.to_str().unwrap_or("")) {
+        None | Some("null") => false,
+        Some(origin) => {
+            let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let origin_host = origin.split("://").nth(1).unwrap_or("");
+            !origin_host.eq_ignore_ascii_case(host)
         }
-        let host = h.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let origin_host = origin.split("://").nth(1).unwrap_or("");
-        return !origin_host.eq_ignore_ascii_case(host);
     }
-    false
 }

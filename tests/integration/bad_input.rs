@@ -40,7 +40,8 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
     let app = TestApp::start(b).await;
     let j = Some("application/json");
     let long = |n: usize| "a".repeat(n);
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("malformed JSON", j, b"{\"description\": ".to_vec(), 400, "malformed_json"),
         ("not JSON at all", j, b"description=hello".to_vec(), 400, "malformed_json"),
         ("trailing garbage", j, b"{\"description\":\"x\"} xx".to_vec(), 400, "malformed_json"),
@@ -84,31 +85,41 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
     s.close().await;
 
     // Cross-site POSTs are refused before any session exists.
-    for (h, v) in [
-        ("origin", "https://evil.example"),
-        ("sec-fetch-site", "cross-site"),
-        ("origin", "null"),
-    ] {
+    let cross: [&[(&str, &str)]; 4] = [
+        &[("origin", "https://evil.example")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site"), ("origin", "null")],
+        &[("sec-fetch-site", "cross-site"), ("origin", "null")],
+    ];
+    for headers in cross {
         let got = send(
             &app,
             "/api/v1/reports",
             j,
             br#"{"description":"x"}"#.to_vec(),
-            &[(h, v)],
+            headers,
         )
         .await;
-        assert_error(&format!("cross-site {h}"), got, 403, "cross_site");
+        assert_error(&format!("cross-site {headers:?}"), got, 403, "cross_site");
     }
+    // With Referrer-Policy: no-referrer, browsers send `Origin: null` on same-origin form
+    // POSTs; Sec-Fetch-Site then decides.
     let same = format!("http://{}", app.addr);
-    let ok = send(
-        &app,
-        "/api/v1/reports",
-        j,
-        br#"{"description":"same origin"}"#.to_vec(),
-        &[("origin", &same), ("sec-fetch-site", "same-origin")],
-    )
-    .await;
-    assert_eq!(ok.0, 201);
+    let same_origin: [&[(&str, &str)]; 2] = [
+        &[("origin", same.as_str()), ("sec-fetch-site", "same-origin")],
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+    ];
+    for headers in same_origin {
+        let ok = send(
+            &app,
+            "/api/v1/reports",
+            j,
+            br#"{"description":"same origin"}"#.to_vec(),
+            headers,
+        )
+        .await;
+        assert_eq!(ok.0, 201, "{headers:?}");
+    }
 
     // Unknown path, wrong method: JSON errors too. English on request.
     assert_error(
@@ -140,12 +151,12 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
     );
 
     let s = app.store().await;
-    assert_eq!(s.count_reports().await.unwrap(), 2);
+    assert_eq!(s.count_reports().await.unwrap(), 3);
     let (items,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM items")
         .fetch_one(s.pool())
         .await
         .unwrap();
-    assert_eq!(items, 2);
+    assert_eq!(items, 3);
     s.close().await;
 }
 
