@@ -90,8 +90,12 @@ pub fn write_replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyF
     std::fs::rename(&tmp, path).map_err(|e| err(path, e.to_string()))
 }
 
-/// Creates a directory (and parents) with mode 0700 if missing.
+/// Creates a directory (and parents) with mode 0700 if it is missing. An existing directory
+/// keeps the mode its operator gave it (deploy/ shares the reports directory by group).
 pub fn ensure_private_dir(dir: &Path) -> Result<(), KeyFileError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| err(dir, e.to_string()))

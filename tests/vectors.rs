@@ -635,7 +635,14 @@ fn check_header(b: &mut Block) -> Res {
 fn recipients() {
     run(
         "recipients",
-        &["ok", "bad signature", "expired", "rollback", "malformed"],
+        &[
+            "ok",
+            "bad signature",
+            "expired",
+            "not yet valid",
+            "rollback",
+            "malformed",
+        ],
         check_recipients,
     );
 }
@@ -692,6 +699,7 @@ fn check_recipients(b: &mut Block) -> Res {
         Ok(_) => ("ok", String::new()),
         Err(ListError::BadSignature) => ("bad signature", String::new()),
         Err(ListError::Expired(at)) => ("expired", format!(" (expired at {at})")),
+        Err(ListError::NotYetValid(at)) => ("not yet valid", format!(" (issued at {at})")),
         Err(ListError::Rollback { got, seen }) => {
             ("rollback", format!(" (got {got}, seen {seen})"))
         }
@@ -801,10 +809,12 @@ fn check_wrap(b: &mut Block) -> Res {
             let open_report_id: [u8; 16] = b.arr("open_report_id")?;
             let open_purpose = purpose(b, "open_purpose")?;
 
-            let mut wrap = wrap_to(&recipient, &report_id, purpose_w, &key);
+            let mut wrap = wrap_to(&recipient, &report_id, purpose_w, &key)
+                .map_err(|e| format!("wrap_to: {e}"))?;
             ensure_eq("wrap length", wrap.len(), WRAP_LEN)?;
             ensure_eq("WRAP_LEN", WRAP_LEN, 80)?;
-            let other = wrap_to(&recipient, &report_id, purpose_w, &key);
+            let other = wrap_to(&recipient, &report_id, purpose_w, &key)
+                .map_err(|e| format!("wrap_to: {e}"))?;
             ensure(other != wrap && other[..32] != wrap[..32], || {
                 "two wraps share an encapsulated key: HPKE is not randomised".into()
             })?;

@@ -213,9 +213,9 @@ fn certify(
             if typed != shown.replace(' ', "") {
                 return Err(failure(
                     1,
-                    format!(
-                        "fingerprint mismatch: the key's fingerprint is {shown}, not what you typed; do not certify it"
-                    ),
+                    // The right value is deliberately not printed: pasting it back would skip the
+                    // comparison with the supervisor's own screen.
+                    "fingerprint mismatch: the key given does not have the fingerprint you typed; compare again with the supervisor's own screen, and do not certify this key until they match",
                 ));
             }
             Some(Recipient {
@@ -232,7 +232,7 @@ fn certify(
     let (prev_epoch, mut recipients) = match keyfiles::read_recipients(&cfg.keys_dir)? {
         Some(l) => {
             let list = l
-                .verify(&public.org, 0, 0)
+                .verify_signature(&public.org)
                 .map_err(|e| failure(3, format!("the existing recipient list does not verify ({e}); move it away to start a new one")))?;
             (list.epoch, list.recipients.clone())
         }

@@ -95,7 +95,7 @@ impl FollowupCode {
                     d[n] = c as u8 - b'0';
                     n += 1;
                 }
-                ' ' | '-' | '\u{a0}' => {}
+                c if is_separator(c) => {}
                 _ => {
                     d.zeroize();
                     return Err(CodeError::NotDigits);
@@ -140,28 +140,72 @@ impl FollowupCode {
     }
 }
 
-/// True when `text` holds a run of 20 digits (spaces, dashes or dots between digits allowed, as
-/// people paste codes) that passes the Damm check. Reporters paste their code into messages by
-/// mistake; storing it beside the report would hand it to anyone who can read the conversation.
+/// Characters people put between the groups of a code.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '\t' | '\u{a0}' | '\u{202f}')
+}
+
+/// True when `text` holds something that is a follow-up code: 20 digits with a known version
+/// digit and a valid Damm check, written in one piece or as whole groups joined by spaces,
+/// dashes or dots (as people paste codes). Reporters paste their code into messages by mistake;
+/// storing it beside the report would hand it to anyone who can read the conversation.
+///
+/// Only whole groups are joined, so two phone numbers side by side (12 + 12 digits) or an NIK
+/// beside a phone number never form a 20-digit window by accident; a long unbroken digit string
+/// is still searched window by window.
 pub fn contains_code_run(text: &str) -> bool {
-    let mut run: Vec<u8> = Vec::new();
-    let mut last_was_sep = false;
-    let check = |run: &[u8]| run.windows(CODE_DIGITS).any(|w| damm_interim(w) == 0);
-    for c in text.chars() {
-        match c {
-            '0'..='9' => {
-                run.push(c as u8 - b'0');
-                last_was_sep = false;
+    let is_code =
+        |d: &[u8]| d.len() == CODE_DIGITS && KNOWN_VERSIONS.contains(&d[0]) && damm_interim(d) == 0;
+    // Segments: digit groups separated by at most five separator characters (`1047 - 2938`).
+    let mut groups: Vec<Vec<u8>> = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    let mut gap = 0usize;
+    let check = |groups: &[Vec<u8>]| {
+        for (i, g) in groups.iter().enumerate() {
+            if g.len() > CODE_DIGITS && g.windows(CODE_DIGITS).any(is_code) {
+                return true;
             }
-            ' ' | '-' | '.' | '\u{a0}' if !run.is_empty() && !last_was_sep => last_was_sep = true,
-            _ => {
-                if check(&run) {
-                    return true;
+            let mut joined: Vec<u8> = Vec::with_capacity(CODE_DIGITS);
+            for h in &groups[i..] {
+                joined.extend_from_slice(h);
+                if joined.len() >= CODE_DIGITS {
+                    break;
                 }
-                run.clear();
-                last_was_sep = false;
+            }
+            if is_code(&joined) {
+                return true;
             }
         }
+        false
+    };
+    for c in text.chars() {
+        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+            if gap > 5 && !current.is_empty() {
+                groups.push(std::mem::take(&mut current));
+                if check(&groups) {
+                    return true;
+                }
+                groups.clear();
+            } else if gap > 0 && !current.is_empty() {
+                groups.push(std::mem::take(&mut current));
+            }
+            gap = 0;
+            current.push(d as u8);
+        } else if is_separator(c) && !(current.is_empty() && groups.is_empty()) {
+            gap += 1;
+        } else {
+            if !current.is_empty() {
+                groups.push(std::mem::take(&mut current));
+            }
+            if check(&groups) {
+                return true;
+            }
+            groups.clear();
+            gap = 0;
+        }
     }
-    check(&run)
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    check(&groups)
 }

@@ -66,6 +66,9 @@ pub enum ListError {
     /// Past its expiry.
     #[error("recipient list expired at {0} (unix seconds)")]
     Expired(u64),
+    /// Issued in the future (beyond five minutes of clock skew).
+    #[error("recipient list is dated in the future ({0}, unix seconds)")]
+    NotYetValid(u64),
     /// Epoch lower than one already accepted: a rollback.
     #[error("recipient list epoch {got} is older than epoch {seen} already accepted (rollback)")]
     Rollback {
@@ -123,22 +126,35 @@ impl SignedRecipientList {
         Ok(l)
     }
 
-    /// Verifies signature, expiry (`now` in unix seconds) and epoch against the highest epoch
-    /// accepted so far, then returns the list.
-    pub fn verify(
-        &self,
-        org: &VerifyingKey,
-        now: u64,
-        highest_seen: u64,
-    ) -> Result<&RecipientList, ListError> {
+    /// Verifies only the signature and the keys, whatever the dates: for re-signing an expired
+    /// list in a ceremony. The intake always uses [`SignedRecipientList::verify`].
+    pub fn verify_signature(&self, org: &VerifyingKey) -> Result<&RecipientList, ListError> {
         let sig = hex::decode(&self.signature)
             .ok()
             .and_then(|b| Signature::from_slice(&b).ok())
             .ok_or(ListError::BadSignature)?;
         org.verify_strict(&self.list.encode(), &sig)
             .map_err(|_| ListError::BadSignature)?;
+        self.list
+            .keys()
+            .map_err(|e| ListError::Malformed(e.to_string()))?;
+        Ok(&self.list)
+    }
+
+    /// Verifies signature, keys, dates (`now` in unix seconds) and the epoch against the
+    /// highest epoch accepted so far, then returns the list.
+    pub fn verify(
+        &self,
+        org: &VerifyingKey,
+        now: u64,
+        highest_seen: u64,
+    ) -> Result<&RecipientList, ListError> {
+        self.verify_signature(org)?;
         if now >= self.list.expires_at {
             return Err(ListError::Expired(self.list.expires_at));
+        }
+        if self.list.issued_at > now.saturating_add(300) {
+            return Err(ListError::NotYetValid(self.list.issued_at));
         }
         if self.list.epoch < highest_seen {
             return Err(ListError::Rollback {
@@ -146,9 +162,6 @@ impl SignedRecipientList {
                 seen: highest_seen,
             });
         }
-        self.list
-            .keys()
-            .map_err(|e| ListError::Malformed(e.to_string()))?;
         Ok(&self.list)
     }
 }

@@ -55,8 +55,19 @@ impl RecipientKey {
         let public: [u8; 32] = b
             .try_into()
             .map_err(|_| CryptoError::Malformed("x25519 key length"))?;
-        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&public)
+        let pk = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&public)
             .map_err(|_| CryptoError::Malformed("x25519 key"))?;
+        // A low-order point (e.g. all zeros) parses, but every encapsulation to it fails
+        // (RFC 9180 §7.1.4). Refuse it here, at load time, so it never reaches a submission.
+        hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeS::Base,
+            &pk,
+            b"bisik key check",
+            b"",
+            b"",
+            &mut os_rng(),
+        )
+        .map_err(|_| CryptoError::Malformed("x25519 key of low order"))?;
         Ok(RecipientKey { public })
     }
     /// Fingerprint bound into every wrap made to this key.
@@ -81,21 +92,21 @@ pub fn wrap_to(
     report_id: &[u8; 16],
     purpose: Purpose,
     key: &SecretKey32,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, CryptoError> {
     let pk = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&recipient.public)
-        .expect("RecipientKey is validated on construction");
+        .map_err(|_| CryptoError::Malformed("x25519 key"))?;
     let info = wrap_info(report_id, &recipient.fingerprint(), purpose);
     let (encapped, ct) = hpke::single_shot_seal_with_rng::<
         ChaCha20Poly1305,
         HkdfSha256,
         X25519HkdfSha256,
     >(&OpModeS::Base, &pk, &info, key.expose(), b"", &mut os_rng())
-    .expect("HPKE seal to a valid public key cannot fail");
+    .map_err(|_| CryptoError::Malformed("x25519 key of low order"))?;
     let mut out = Vec::with_capacity(WRAP_LEN);
     out.extend_from_slice(&encapped.to_bytes());
     out.extend_from_slice(&ct);
     debug_assert_eq!(out.len(), WRAP_LEN);
-    out
+    Ok(out)
 }
 
 /// A fresh X25519 key pair as (private, public) bytes. Used by `keys init` and by staff key
@@ -104,4 +115,32 @@ pub fn generate_x25519() -> (SecretKey32, [u8; 32]) {
     let (sk, pk) = X25519HkdfSha256::gen_keypair_with_rng(&mut os_rng());
     let skb: [u8; 32] = sk.to_bytes().into();
     (SecretKey32::from_bytes(skb), pk.to_bytes().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn low_order_points_are_refused_at_load() {
+        // u = 0 and u = 1 are points of small order on Curve25519 (RFC 7748 §6.1 warns of
+        // them); an encapsulation to either yields an all-zero shared secret.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for bad in [[0u8; 32], one] {
+            assert_eq!(
+                RecipientKey::from_bytes(&bad),
+                Err(CryptoError::Malformed("x25519 key of low order"))
+            );
+        }
+        assert!(RecipientKey::from_bytes(&[0u8; 31]).is_err());
+        let (_, good) = generate_x25519();
+        let k = RecipientKey::from_bytes(&good).unwrap();
+        assert_eq!(
+            wrap_to(&k, &[7; 16], Purpose::StaffKey, &SecretKey32::random())
+                .unwrap()
+                .len(),
+            WRAP_LEN
+        );
+    }
 }

@@ -82,16 +82,12 @@ pub async fn create(
     let mut wraps = Vec::with_capacity(all.len() * 2);
     for r in &all {
         let fp = hex::encode(r.fingerprint());
-        wraps.push((
-            fp.clone(),
-            Purpose::ReporterKey.code(),
-            wrap_to(r, &rid, Purpose::ReporterKey, &k_r),
-        ));
-        wraps.push((
-            fp,
-            Purpose::StaffKey.code(),
-            wrap_to(r, &rid, Purpose::StaffKey, &k_s),
-        ));
+        // Keys are validated when loaded, so a failure here means a bug, not bad input.
+        for (purpose, key) in [(Purpose::ReporterKey, &k_r), (Purpose::StaffKey, &k_s)] {
+            let wrapped = wrap_to(r, &rid, purpose, key)
+                .map_err(|e| StoreError::Corrupt(format!("cannot wrap to recipient {fp}: {e}")))?;
+            wraps.push((fp.clone(), purpose.code(), wrapped));
+        }
     }
     let header = ReportHeader {
         report_id: rid,

@@ -104,16 +104,6 @@ impl Store {
             }),
             (Backend::Postgres, Schema::Reports) => opts,
         };
-        if backend == Backend::Postgres && schema == Schema::Desk {
-            // The schema must exist before the pool's search_path points at it; creating it is
-            // idempotent and, in the split deployment, done once by the owner role.
-            let boot = AnyPoolOptions::new()
-                .max_connections(1)
-                .connect(url)
-                .await?;
-            boot.execute("CREATE SCHEMA IF NOT EXISTS desk").await?;
-            boot.close().await;
-        }
         let pool = opts.connect(url).await?;
         Ok(Store {
             pool,

@@ -3,6 +3,8 @@
 
 mod support;
 
+/// The API's surface: meta, security headers on every response, slow and oversize clients.
+mod api_surface;
 /// I1: no plaintext at rest, in files, WAL, logs or a pg_dump.
 mod at_rest;
 /// Bad input gets a clear 4xx and stores nothing.
@@ -17,6 +19,8 @@ mod flood;
 mod layering;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
+/// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
+mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.
 mod recipients;
 /// I10 and I11: codes never in URLs or caches; the reporter channel is no oracle.

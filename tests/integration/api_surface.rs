@@ -1,0 +1,193 @@
+use crate::on_both;
+use crate::support::{Backend, Opts, TestApp};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+on_both!(meta_lists_areas_and_categories_in_both_languages);
+
+async fn meta_lists_areas_and_categories_in_both_languages(b: Backend) {
+    let app = TestApp::start(b).await;
+    let v: Value = reqwest::get(app.url("/api/v1/meta"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = v["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["label"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Angkinang",
+            "Daha Barat",
+            "Daha Selatan",
+            "Daha Utara",
+            "Kalumpang",
+            "Kandangan",
+            "Loksado",
+            "Padang Batung",
+            "Simpur",
+            "Sungai Raya",
+            "Telaga Langsat"
+        ]
+    );
+    for list in ["areas", "categories"] {
+        for c in v[list].as_array().unwrap() {
+            assert!(!c["id"].as_str().unwrap().is_empty());
+            assert!(!c["label"]["id"].as_str().unwrap().is_empty());
+            assert!(!c["label"]["en"].as_str().unwrap().is_empty());
+        }
+    }
+    // Every id that meta offers is accepted by a submission.
+    let cat = v["categories"][0]["id"].as_str().unwrap();
+    let area = v["areas"][10]["id"].as_str().unwrap();
+    app.submit(json!({"description": "pilihan dari meta", "category": cat, "area": area}))
+        .await;
+}
+
+/// Every response carries the security headers of DESIGN.md, including errors, and nothing is
+/// compressed or tagged for caching.
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("onion.toml");
+    let onion = format!("{}.onion", "a".repeat(56));
+    std::fs::write(&cfg, format!("[reporter]\nonion_address = \"{onion}\"\n")).unwrap();
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Opts {
+            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
+            ..Opts::default()
+        },
+    )
+    .await;
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let code = app.submit(json!({"description": "header"})).await;
+    let requests: Vec<(&str, &str, Option<Value>)> = vec![
+        ("POST", "/api/v1/reports", Some(json!({"description": "x"}))),
+        ("POST", "/api/v1/reports", Some(json!({"bad": true}))),
+        ("POST", "/api/v1/followup", Some(json!({"code": code}))),
+        ("POST", "/api/v1/followup", Some(json!({"code": "1"}))),
+        (
+            "POST",
+            "/api/v1/followup/messages",
+            Some(json!({"code": code, "body": "hai"})),
+        ),
+        ("GET", "/api/v1/meta", None),
+        ("GET", "/api/v1/openapi.json", None),
+        ("GET", "/", None),
+        ("DELETE", "/api/v1/reports", None),
+    ];
+    for (method, path, body) in requests {
+        let mut rb = client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("accept-encoding", "gzip, deflate, br, zstd");
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let h = r.headers();
+        let get = |k: &str| {
+            h.get(k)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let csp = get("content-security-policy");
+        assert!(
+            csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(get("x-frame-options"), "DENY", "{path}");
+        assert!(get("cache-control").contains("no-store"), "{path}");
+        assert_eq!(
+            get("onion-location"),
+            format!("http://{onion}{path}"),
+            "{path}"
+        );
+        for absent in [
+            "server",
+            "etag",
+            "last-modified",
+            "set-cookie",
+            "content-encoding",
+            "x-powered-by",
+        ] {
+            assert!(h.get(absent).is_none(), "{method} {path} sent {absent}");
+        }
+        assert!(
+            get("content-type").starts_with("application/json"),
+            "{path}"
+        );
+    }
+}
+
+/// A client that never finishes its request is cut off, and an oversize body is refused from
+/// its Content-Length before it is read.
+#[tokio::test]
+async fn slow_and_oversize_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("limits.toml");
+    std::fs::write(
+        &cfg,
+        "[limits]\nrequest_timeout_secs = 2\nbody_bytes = 4096\n",
+    )
+    .unwrap();
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Opts {
+            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
+            ..Opts::default()
+        },
+    )
+    .await;
+    let addr = app.addr.clone();
+    tokio::task::spawn_blocking(move || {
+        // 1. Headers that never end.
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let start = Instant::now();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(start.elapsed() < Duration::from_secs(25), "slow headers were not cut off");
+        let text = String::from_utf8_lossy(&buf);
+        assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+
+        // 2. A body that stops arriving.
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"descr")
+            .unwrap();
+        let start = Instant::now();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        assert!(start.elapsed() < Duration::from_secs(25), "a stalled body was not cut off");
+        let text = String::from_utf8_lossy(&buf);
+        assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+
+        // 3. An announced oversize body is refused without being sent.
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+        assert!(text.contains("body_too_large"), "{text}");
+    })
+    .await
+    .unwrap();
+    // The server is still healthy afterwards.
+    let s = app.store().await;
+    assert_eq!(s.count_reports().await.unwrap(), 0);
+    s.close().await;
+    app.submit(json!({"description": "masih hidup"})).await;
+}
