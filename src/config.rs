@@ -96,6 +96,8 @@ pub struct Kdf {
     pub pool_size: usize,
     /// Precomputed codes kept in memory for submissions.
     pub stock_size: usize,
+    /// Seconds a precomputed code may wait in the stock before it is discarded.
+    pub stock_max_age_secs: u64,
     /// Follow-ups allowed to wait or run at once; past this they get 503.
     pub followup_queue: usize,
     /// Failed follow-ups per minute that raise the guessing alarm.
@@ -133,6 +135,7 @@ impl Default for Kdf {
         Kdf {
             pool_size: cpus.max(2),
             stock_size: 32,
+            stock_max_age_secs: 600,
             followup_queue: 32,
             alarm_failures_per_minute: 30,
         }
@@ -359,6 +362,17 @@ impl Config {
                 )));
             }
         }
+        // Counters are operational, but still say when people used the service: never on a
+        // public address.
+        if let Some(m) = &self.metrics_listen
+            && !m
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback())
+        {
+            return Err(bad(format!(
+                "setting metrics_listen (BISIK_METRICS_LISTEN) must be a loopback address such as 127.0.0.1:9180, got {m:?}"
+            )));
+        }
         crate::store::backend_of(&self.database_url())
             .map_err(|e| bad(format!("setting database_url (DATABASE_URL): {e}")))?;
         crate::store::backend_of(&self.desk_database_url()).map_err(|e| {
@@ -366,9 +380,10 @@ impl Config {
                 "setting desk_database_url (BISIK_DESK_DATABASE_URL): {e}"
             ))
         })?;
-        if !(1..=64).contains(&self.kdf.pool_size) {
+        // At least 2: one permit is always kept back for submissions.
+        if !(2..=64).contains(&self.kdf.pool_size) {
             return Err(bad(format!(
-                "setting kdf.pool_size (BISIK_KDF_POOL) must be between 1 and 64, got {}",
+                "setting kdf.pool_size (BISIK_KDF_POOL) must be between 2 and 64, got {}",
                 self.kdf.pool_size
             )));
         }
@@ -376,6 +391,12 @@ impl Config {
             return Err(bad(format!(
                 "setting kdf.stock_size (BISIK_STOCK_SIZE) must be at most 10000, got {}",
                 self.kdf.stock_size
+            )));
+        }
+        if !(10..=86_400).contains(&self.kdf.stock_max_age_secs) {
+            return Err(bad(format!(
+                "setting kdf.stock_max_age_secs must be between 10 and 86400, got {}",
+                self.kdf.stock_max_age_secs
             )));
         }
         if !(1..=100_000).contains(&self.kdf.followup_queue) {

@@ -246,6 +246,24 @@ fn certify(
         }
     }
     if let Some(e) = new_entry {
+        if e.x25519 == hex::encode(public.escrow.public) {
+            return Err(failure(
+                1,
+                "that is the escrow key; it already receives every report and cannot be a recipient",
+            ));
+        }
+        if let Some(other) = recipients
+            .iter()
+            .find(|x| x.x25519 == e.x25519 && x.name != e.name)
+        {
+            return Err(failure(
+                1,
+                format!(
+                    "that key is already certified for {}; remove that entry first (--remove)",
+                    other.name
+                ),
+            ));
+        }
         recipients.retain(|x| x.name != e.name);
         recipients.push(e);
     }
@@ -322,20 +340,46 @@ async fn recover(
             })
     };
     let k_r = find(Purpose::ReporterKey)?;
-    let k_s = find(Purpose::StaffKey)?;
-    if key_commitment(&id.bytes(), &k_r, &k_s) != header.key_commitment {
+    if key_commitment(&id.bytes(), &k_r) != header.key_commitment {
         return Err(integrity(
-            "the report keys differ from those committed in the signed header",
+            "the reporter key differs from the one committed in the signed header",
+        ));
+    }
+    // K_s exists only once the desk has created it for staff-only items.
+    let has_k_s = wraps
+        .iter()
+        .any(|w| w.recipient_fp == fp_hex && w.purpose == Purpose::StaffKey.code());
+    let k_s = if has_k_s {
+        Some(find(Purpose::StaffKey)?)
+    } else {
+        None
+    };
+    let items = store.items(id, &[]).await?;
+    // Items run 0..=item_seq without gaps, and item 0 is the tip the header names: a deleted
+    // or swapped item is tampering, not an empty report.
+    let contiguous = items.len() as i64 == row.item_seq + 1
+        && items.iter().enumerate().all(|(i, it)| it.seq == i as i64);
+    if !contiguous {
+        return Err(integrity("items are missing or out of sequence"));
+    }
+    if items
+        .first()
+        .is_none_or(|t| t.kind != ItemKind::Tip || t.id.bytes() != header.tip_item)
+    {
+        return Err(integrity(
+            "the tip is not the one named in the signed header",
         ));
     }
     let mut tip = serde_json::Value::Null;
     let mut messages = Vec::new();
     let mut notes = Vec::new();
-    for it in store.items(id, &[]).await? {
-        let key = if it.direction == Direction::StaffOnly {
-            &k_s
-        } else {
-            &k_r
+    for it in items {
+        let key = match (it.direction, &k_s) {
+            (Direction::StaffOnly, Some(k_s)) => k_s,
+            (Direction::StaffOnly, None) => {
+                return Err(integrity("a staff-only item exists but no staff key does"));
+            }
+            _ => &k_r,
         };
         let plain = envelope::open(
             key,

@@ -190,6 +190,24 @@ async fn init(cfg: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Warns at every start while the offline key or its passphrase sits beside the running
+/// service: one backup of keys/ would then open every report (I4).
+fn warn_offline_material(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == keyfiles::names::OFFLINE_SEALED || name.starts_with("offline-passphrase-") {
+            tracing::warn!(
+                "{} is still on this machine: move it offline (keys/README.md); until then a copy of {} opens every report",
+                e.path().display(),
+                dir.display()
+            );
+        }
+    }
+}
+
 async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
     if !keyfiles::initialised(&cfg.keys_dir) {
         return Err(failure(
@@ -200,6 +218,7 @@ async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
             ),
         ));
     }
+    warn_offline_material(&cfg.keys_dir);
     let public = PublicKeys::load(&cfg.keys_dir)?;
     let secrets = IntakeSecrets::load(&cfg.keys_dir, &public)?;
     let store = connect(&cfg, Schema::Reports).await?;

@@ -32,9 +32,10 @@ impl Writer {
     pub fn u64(&mut self, v: u64) -> &mut Self {
         self.bytes(&v.to_be_bytes())
     }
-    /// The finished encoding.
-    pub fn finish(&self) -> Vec<u8> {
-        self.buf.clone()
+    /// The finished encoding, moved out (not copied: encodings of secrets must leave no
+    /// stray copy behind).
+    pub fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 }
 

@@ -145,9 +145,16 @@ fn is_separator(c: char) -> bool {
     matches!(c, ' ' | '-' | '.' | '\t' | '\u{a0}' | '\u{202f}')
 }
 
+/// For finding pasted codes, anything that is neither a letter nor a digit may sit between
+/// groups (`1295/2984/…`, a line break): catching a code written oddly matters more here than
+/// in [`FollowupCode::parse`], because a missed one is stored beside the report.
+fn is_loose_separator(c: char) -> bool {
+    !c.is_alphanumeric()
+}
+
 /// True when `text` holds something that is a follow-up code: 20 digits with a known version
 /// digit and a valid Damm check, written in one piece or as whole groups joined by spaces,
-/// dashes or dots (as people paste codes). Reporters paste their code into messages by mistake;
+/// dashes, dots, slashes, line breaks or any other punctuation (as people paste codes). Reporters paste their code into messages by mistake;
 /// storing it beside the report would hand it to anyone who can read the conversation.
 ///
 /// Only whole groups are joined, so two phone numbers side by side (12 + 12 digits) or an NIK
@@ -191,7 +198,7 @@ pub fn contains_code_run(text: &str) -> bool {
             }
             gap = 0;
             current.push(d as u8);
-        } else if is_separator(c) && !(current.is_empty() && groups.is_empty()) {
+        } else if is_loose_separator(c) && !(current.is_empty() && groups.is_empty()) {
             gap += 1;
         } else {
             if !current.is_empty() {

@@ -1,6 +1,6 @@
 //! The report header, signed by the intake's Ed25519 key (RFC 8032). It commits to the report
-//! id, the received day, the unit, the report keys and the fingerprints of every recipient the
-//! keys were wrapped to. The desk and `keys recover` verify it, so a report planted by someone
+//! id, the received day, the unit, the tip's item id, the reporter key K_r and the fingerprints
+//! of every recipient K_r was wrapped to. The desk and `keys recover` verify it, so a report planted by someone
 //! with database access is detected, and so is a swapped or missing escrow wrap.
 
 use super::CryptoError;
@@ -19,7 +19,10 @@ pub struct ReportHeader {
     pub day: String,
     /// Unit the report was filed to.
     pub unit: String,
-    /// Commitment to K_r and K_s; see [`key_commitment`].
+    /// Item id of the tip (sequence 0), so a deleted or swapped tip is detected.
+    pub tip_item: [u8; 16],
+    /// Commitment to K_r; see [`key_commitment`]. K_s is not the intake's to know (I3): the
+    /// desk creates it when staff first write a staff-only item.
     pub key_commitment: [u8; 32],
     /// Epoch of the recipient list in force (0 when only escrow received wraps).
     pub recipient_epoch: u64,
@@ -27,14 +30,9 @@ pub struct ReportHeader {
     pub recipients: Vec<[u8; 32]>,
 }
 
-/// Hash commitment to the two report keys. The keys are 256-bit random, so the hash hides them.
-pub fn key_commitment(report_id: &[u8; 16], k_r: &SecretKey32, k_s: &SecretKey32) -> [u8; 32] {
-    sha256(&[
-        b"bisik-key-commitment-v1",
-        report_id,
-        k_r.expose(),
-        k_s.expose(),
-    ])
+/// Hash commitment to the reporter key. It is 256-bit random, so the hash hides it.
+pub fn key_commitment(report_id: &[u8; 16], k_r: &SecretKey32) -> [u8; 32] {
+    sha256(&[b"bisik-key-commitment-v1", report_id, k_r.expose()])
 }
 
 impl ReportHeader {
@@ -44,6 +42,7 @@ impl ReportHeader {
         w.bytes(&self.report_id)
             .str(&self.day)
             .str(&self.unit)
+            .bytes(&self.tip_item)
             .bytes(&self.key_commitment)
             .u64(self.recipient_epoch)
             .u64(self.recipients.len() as u64);
@@ -62,6 +61,10 @@ impl ReportHeader {
             .map_err(|_| CryptoError::Malformed("report id"))?;
         let day = r.str()?.to_owned();
         let unit = r.str()?.to_owned();
+        let tip_item: [u8; 16] = r
+            .bytes()?
+            .try_into()
+            .map_err(|_| CryptoError::Malformed("tip item id"))?;
         let key_commitment = r.array32()?;
         let recipient_epoch = r.u64()?;
         let n = r.u64()?;
@@ -77,6 +80,7 @@ impl ReportHeader {
             report_id,
             day,
             unit,
+            tip_item,
             key_commitment,
             recipient_epoch,
             recipients,

@@ -103,15 +103,19 @@ impl RecipientList {
         }
     }
 
-    /// The X25519 keys on the list, validated.
+    /// The X25519 keys on the list, validated. A key listed twice is refused: it would get two
+    /// wraps per report, and a list that cannot be used is better refused than half-used.
     pub fn keys(&self) -> Result<Vec<RecipientKey>, CryptoError> {
-        self.recipients
-            .iter()
-            .map(|r| {
-                let b = hex::decode(&r.x25519).map_err(|_| CryptoError::Malformed("x25519 hex"))?;
-                RecipientKey::from_bytes(&b)
-            })
-            .collect()
+        let mut out: Vec<RecipientKey> = Vec::with_capacity(self.recipients.len());
+        for r in &self.recipients {
+            let b = hex::decode(&r.x25519).map_err(|_| CryptoError::Malformed("x25519 hex"))?;
+            let k = RecipientKey::from_bytes(&b)?;
+            if out.contains(&k) {
+                return Err(CryptoError::Malformed("the same key is listed twice"));
+            }
+            out.push(k);
+        }
+        Ok(out)
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 
 /// Counters exposed on the metrics listener.
 #[derive(Default, Debug)]
@@ -48,6 +48,8 @@ pub struct PoolSettings {
     pub followup_queue: usize,
     /// Failures per minute that raise the alarm.
     pub alarm_per_minute: usize,
+    /// How long a precomputed code may wait in the stock.
+    pub stock_max_age: Duration,
 }
 
 /// Follow-ups are over capacity: answer 503 with Retry-After.
@@ -57,7 +59,7 @@ pub struct Busy;
 struct AlarmWindow {
     started: Instant,
     failures: usize,
-    held: Vec<OwnedSemaphorePermit>,
+    shrinker: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The Argon2 pool, stock and alarm.
@@ -68,7 +70,7 @@ pub struct KdfPool {
     followup: Arc<Semaphore>,
     followup_share: usize,
     inflight: AtomicUsize,
-    stock: Mutex<Vec<(FollowupCode, CodeSecrets)>>,
+    stock: Mutex<Vec<(Instant, FollowupCode, CodeSecrets)>>,
     drawn: Notify,
     alarmed: AtomicBool,
     window: Mutex<AlarmWindow>,
@@ -79,6 +81,7 @@ pub struct KdfPool {
 impl KdfPool {
     /// A new pool; call [`KdfPool::spawn_refill`] to start filling the stock.
     pub fn new(pepper: SecretKey32, settings: PoolSettings) -> Arc<Self> {
+        // One permit is never available to follow-ups: it is kept for submissions.
         let share = settings.pool_size.saturating_sub(1).max(1);
         Arc::new(KdfPool {
             pepper: Arc::new(pepper),
@@ -93,7 +96,7 @@ impl KdfPool {
             window: Mutex::new(AlarmWindow {
                 started: Instant::now(),
                 failures: 0,
-                held: Vec::new(),
+                shrinker: None,
             }),
             metrics: Metrics::default(),
         })
@@ -114,9 +117,9 @@ impl KdfPool {
     pub async fn issue(&self) -> (FollowupCode, CodeSecrets) {
         let popped = self.stock.lock().expect("stock lock").pop();
         self.drawn.notify_one();
-        if let Some(t) = popped {
+        if let Some((_, code, secrets)) = popped {
             self.metrics.stock_hits.fetch_add(1, Ordering::Relaxed);
-            return t;
+            return (code, secrets);
         }
         self.metrics.stock_misses.fetch_add(1, Ordering::Relaxed);
         let _permit = self
@@ -164,25 +167,36 @@ impl KdfPool {
 
     /// Records the outcome of a follow-up for the alarm.
     pub fn record_followup(&self, ok: bool) {
+        let counter = if ok {
+            &self.metrics.followups_ok
+        } else {
+            &self.metrics.followups_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut w = self.window.lock().expect("alarm lock");
+        // Every outcome rolls the window, so a calm minute clears the alarm even when nobody
+        // reads the metrics and no further guess fails.
+        self.roll_window(&mut w);
         if ok {
-            self.metrics.followups_ok.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.metrics
-            .followups_failed
-            .fetch_add(1, Ordering::Relaxed);
-        let mut w = self.window.lock().expect("alarm lock");
-        self.roll_window(&mut w);
         w.failures += 1;
         if w.failures >= self.settings.alarm_per_minute
             && !self.alarmed.swap(true, Ordering::AcqRel)
         {
             self.metrics.alarms.fetch_add(1, Ordering::Relaxed);
             let reduced = (self.followup_share / 2).max(1);
-            for _ in reduced..self.followup_share {
-                if let Ok(p) = self.followup.clone().try_acquire_owned() {
-                    w.held.push(p);
-                }
+            let take = self.followup_share - reduced;
+            if take > 0 {
+                // Under a flood every follow-up permit is busy, so the permits are taken as they
+                // come free (the semaphore is fair: after the bounded queue ahead drains).
+                let sem = self.followup.clone();
+                w.shrinker = Some(tokio::spawn(async move {
+                    let held = sem.acquire_many_owned(take as u32).await;
+                    // Held until the task is aborted when the alarm clears.
+                    std::future::pending::<()>().await;
+                    drop(held);
+                }));
             }
             tracing::warn!(
                 target: "bisik::alarm",
@@ -199,7 +213,9 @@ impl KdfPool {
             w.started = Instant::now();
             w.failures = 0;
             if calm && self.alarmed.swap(false, Ordering::AcqRel) {
-                w.held.clear();
+                if let Some(t) = w.shrinker.take() {
+                    t.abort();
+                }
                 tracing::warn!(target: "bisik::alarm", "follow-up guessing alarm cleared; full follow-up capacity restored");
             }
         }
@@ -217,6 +233,17 @@ impl KdfPool {
         self.stock.lock().expect("stock lock").len()
     }
 
+    /// Drops stock entries older than `stock_max_age`. A memory capture (a VM snapshot, swap)
+    /// then yields only the codes of the last few minutes, not codes for reporters who have
+    /// not yet come.
+    fn expire_stock(&self) {
+        let max = self.settings.stock_max_age;
+        self.stock
+            .lock()
+            .expect("stock lock")
+            .retain(|(made, _, _)| made.elapsed() < max);
+    }
+
     /// Starts the background task that refills the stock while the pool is idle: it takes a
     /// permit only when every permit is free and no follow-up is waiting, so refilling never
     /// delays a person.
@@ -224,8 +251,10 @@ impl KdfPool {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
+                me.expire_stock();
                 if me.stock_level() >= me.settings.stock_size {
-                    me.drawn.notified().await;
+                    let wake = (me.settings.stock_max_age / 4).max(Duration::from_secs(1));
+                    let _ = tokio::time::timeout(wake, me.drawn.notified()).await;
                     continue;
                 }
                 let idle = me.all.available_permits() == me.settings.pool_size
@@ -237,11 +266,11 @@ impl KdfPool {
                 };
                 match permit {
                     Some(p) => {
-                        let t = me.derive(FollowupCode::generate()).await;
+                        let (code, secrets) = me.derive(FollowupCode::generate()).await;
                         drop(p);
                         let mut s = me.stock.lock().expect("stock lock");
                         if s.len() < me.settings.stock_size {
-                            s.push(t);
+                            s.push((Instant::now(), code, secrets));
                         }
                     }
                     None => tokio::time::sleep(Duration::from_millis(50)).await,

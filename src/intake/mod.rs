@@ -54,10 +54,12 @@ impl IntakeState {
                 stock_size: cfg.kdf.stock_size,
                 followup_queue: cfg.kdf.followup_queue,
                 alarm_per_minute: cfg.kdf.alarm_failures_per_minute,
+                stock_max_age: Duration::from_secs(cfg.kdf.stock_max_age_secs),
             },
         );
         kdf.spawn_refill();
-        let recipients = recipients::Recipients::new(cfg.keys_dir.clone(), keys.org);
+        let recipients =
+            recipients::Recipients::new(cfg.keys_dir.clone(), keys.org, keys.escrow.clone());
         Arc::new(IntakeState {
             cfg,
             store,

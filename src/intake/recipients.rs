@@ -36,6 +36,7 @@ struct Cache {
 pub struct Recipients {
     dir: PathBuf,
     org: VerifyingKey,
+    escrow: RecipientKey,
     cache: Mutex<Cache>,
 }
 
@@ -47,11 +48,12 @@ fn now() -> u64 {
 }
 
 impl Recipients {
-    /// Watches the list in `dir`, verified under `org`.
-    pub fn new(dir: PathBuf, org: VerifyingKey) -> Self {
+    /// Watches the list in `dir`, verified under `org`; `escrow` may never appear on it.
+    pub fn new(dir: PathBuf, org: VerifyingKey, escrow: RecipientKey) -> Self {
         Recipients {
             dir,
             org,
+            escrow,
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -119,6 +121,12 @@ impl Recipients {
         match list.verify(&self.org, now(), seen) {
             Ok(l) => {
                 let keys = l.keys().ok()?;
+                if keys.contains(&self.escrow) {
+                    tracing::error!(
+                        "RECIPIENT LIST REFUSED: it lists the escrow key as a recipient; new reports are wrapped to the escrow key only"
+                    );
+                    return None;
+                }
                 if l.epoch > seen
                     && let Err(e) = store.set_state(EPOCH_STATE, l.epoch as i64).await
                 {

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 /// The tip as sealed under K_r. Only the day is kept, never the time: the fewer timestamps,
 /// the less there is to correlate with network logs.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize)]
 pub struct TipPlain {
     /// Format version.
     pub v: u8,
@@ -37,7 +37,7 @@ pub struct TipPlain {
 }
 
 /// A conversation message as sealed under K_r.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize)]
 pub struct MessagePlain {
     /// Format version.
     pub v: u8,
@@ -73,33 +73,39 @@ pub async fn create(
     let id = ReportId::new();
     let rid = id.bytes();
     let day = today();
+    // Only K_r is made here. K_s, for staff-only items, is created by the desk when staff
+    // first need it, so the intake never knows it (I3).
     let k_r = SecretKey32::random();
-    let k_s = SecretKey32::random();
 
     let recipients = st.recipients.current(&st.store).await;
     let mut all = vec![st.keys.escrow.clone()];
-    all.extend(recipients.keys.iter().cloned());
-    let mut wraps = Vec::with_capacity(all.len() * 2);
+    for k in &recipients.keys {
+        // The list is checked for duplicates when accepted; this keeps a bad list from ever
+        // producing two wraps for one key (which the database would refuse, losing the tip).
+        if !all.contains(k) {
+            all.push(k.clone());
+        }
+    }
+    let mut wraps = Vec::with_capacity(all.len());
     for r in &all {
         let fp = hex::encode(r.fingerprint());
         // Keys are validated when loaded, so a failure here means a bug, not bad input.
-        for (purpose, key) in [(Purpose::ReporterKey, &k_r), (Purpose::StaffKey, &k_s)] {
-            let wrapped = wrap_to(r, &rid, purpose, key)
-                .map_err(|e| StoreError::Corrupt(format!("cannot wrap to recipient {fp}: {e}")))?;
-            wraps.push((fp.clone(), purpose.code(), wrapped));
-        }
+        let wrapped = wrap_to(r, &rid, Purpose::ReporterKey, &k_r)
+            .map_err(|e| StoreError::Corrupt(format!("cannot wrap to recipient {fp}: {e}")))?;
+        wraps.push((fp, Purpose::ReporterKey.code(), wrapped));
     }
+    let tip_id = ItemId::new();
     let header = ReportHeader {
         report_id: rid,
         day: day_string(day),
         unit: st.cfg.unit.id.clone(),
-        key_commitment: key_commitment(&rid, &k_r, &k_s),
+        tip_item: tip_id.bytes(),
+        key_commitment: key_commitment(&rid, &k_r),
         recipient_epoch: recipients.epoch,
         recipients: all.iter().map(|r| r.fingerprint()).collect(),
     };
     let (header, sig) = header.sign(&st.secrets.signing);
 
-    let tip_id = ItemId::new();
     let plain = Zeroizing::new(serde_json::to_vec(&tip).expect("serialisable"));
     let sealed = envelope::seal(
         &k_r,
@@ -162,7 +168,7 @@ pub async fn open(st: &IntakeState, secrets: &CodeSecrets) -> Result<Option<Open
 }
 
 /// A message as the reporter sees it.
-#[derive(Serialize, Debug, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReporterMessage {
     /// `reporter` or `staff`.
     pub from: &'static str,

@@ -102,7 +102,14 @@ impl Store {
                     Ok(())
                 })
             }),
-            (Backend::Postgres, Schema::Reports) => opts,
+            // A code is shown only after a durable commit (I7): never trust the server's
+            // default here, since synchronous_commit=off is common tuning advice.
+            (Backend::Postgres, Schema::Reports) => opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET synchronous_commit TO on").await?;
+                    Ok(())
+                })
+            }),
         };
         let pool = opts.connect(url).await?;
         Ok(Store {

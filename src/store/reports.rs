@@ -75,6 +75,8 @@ pub struct ReportRow {
     pub received_day: i64,
     /// Closed day number.
     pub closed_day: Option<i64>,
+    /// Last item sequence number handed out; items run 0..=item_seq without gaps.
+    pub item_seq: i64,
     /// Header bytes.
     pub header: Vec<u8>,
     /// Header signature.
@@ -186,11 +188,12 @@ impl Store {
             i16,
             i64,
             Option<i64>,
+            i64,
             Vec<u8>,
             Vec<u8>,
         );
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, unit, category, status, priority, received_day, closed_day, header, header_sig \
+            "SELECT id, unit, category, status, priority, received_day, closed_day, item_seq, header, header_sig \
              FROM reports WHERE id = $1",
         )
         .bind(id.to_string())
@@ -205,6 +208,7 @@ impl Store {
                 priority,
                 received_day,
                 closed_day,
+                item_seq,
                 header,
                 header_sig,
             )| {
@@ -216,6 +220,7 @@ impl Store {
                     priority,
                     received_day,
                     closed_day,
+                    item_seq,
                     header,
                     header_sig,
                 })

@@ -98,14 +98,10 @@ pub async fn read_json<T: DeserializeOwned>(
         .map_err(|_| SLOW)??;
     let text = std::str::from_utf8(&buf).map_err(|_| UTF8)?;
     serde_json::from_str(text).map_err(|e| match e.classify() {
+        // Only the position is echoed, never serde's text: it quotes the client's own input
+        // (field names, values), which must never come back as markup or reach a page (I8).
         serde_json::error::Category::Data => {
-            // serde's text names the field and the expected type; cut it short.
-            let mut d = e.to_string();
-            if let Some(i) = d.find(" at line ") {
-                d.truncate(i);
-            }
-            d.truncate(d.char_indices().nth(160).map(|(i, _)| i).unwrap_or(d.len()));
-            SHAPE.with_detail(d)
+            SHAPE.with_detail(format!("line {}, column {}", e.line(), e.column()))
         }
         _ => SYNTAX,
     })

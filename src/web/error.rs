@@ -97,8 +97,8 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "Terjadi kesalahan di server. Laporan Anda belum tersimpan; silakan coba lagi.",
-            "Something went wrong on the server. Nothing was saved; please try again.",
+            "Terjadi kesalahan di server. Silakan coba lagi beberapa saat lagi.",
+            "Something went wrong on the server. Please try again in a little while.",
         )
     }
 

@@ -73,6 +73,27 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
             code,
         );
     }
+    // Errors never echo what the client sent: no markup, no field names.
+    let (status, v) = send(
+        &app,
+        "/api/v1/reports",
+        j,
+        br#"{"description": "<img src=x onerror=alert(1)>", "<script>": 1}"#.to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let text = v.to_string();
+    assert!(!text.contains("script") && !text.contains('<'), "{text}");
+    let (_, v) = send(
+        &app,
+        "/api/v1/reports",
+        j,
+        br#"{"description": ["<b>x</b>"]}"#.to_vec(),
+        &[],
+    )
+    .await;
+    assert!(!v.to_string().contains("<b>"), "{v}");
     // A 10000-character description is fine (the limit is inclusive); multi-byte characters
     // count as characters, not bytes.
     app.submit(json!({"description": "é".repeat(10_000)})).await;

@@ -16,6 +16,8 @@ fn bad_settings_get_one_sentence_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     for (env, names) in [
         (("BISIK_KDF_POOL", "0"), "kdf.pool_size"),
+        (("BISIK_KDF_POOL", "1"), "kdf.pool_size"),
+        (("BISIK_METRICS_LISTEN", "0.0.0.0:9180"), "loopback"),
         (("BISIK_KDF_POOL", "lots"), "BISIK_KDF_POOL"),
         (("BISIK_INTAKE_LISTEN", "everywhere"), "intake_listen"),
         (("BISIK_LOG", "loud"), "log_level"),

@@ -64,6 +64,43 @@ async fn every_issued_code_survives_sigkill(b: Backend) {
         }
     }
     assert!(issued.len() >= 18);
+    // SIGKILL keeps the page cache, so durability settings are checked directly too: a code is
+    // shown only after an fsync'd commit, whatever the server's defaults.
+    let store = app.store().await;
+    match b {
+        Backend::Sqlite => {
+            let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous=FULL");
+            let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        Backend::Postgres => {
+            let db = app.db_url.rsplit('/').next().unwrap().to_owned();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {db} SET synchronous_commit TO off"
+            )))
+            .execute(store.pool())
+            .await
+            .unwrap();
+            let fresh = app.store().await;
+            let (sc,): (String,) = sqlx::query_as("SHOW synchronous_commit")
+                .fetch_one(fresh.pool())
+                .await
+                .unwrap();
+            assert_eq!(
+                sc, "on",
+                "the store insists on synchronous_commit even when the server default is off"
+            );
+            fresh.close().await;
+        }
+    }
+    store.close().await;
     // Every report that exists is whole: each was committed in one transaction.
     let store = app.store().await;
     let (orphans,): (i64,) = sqlx::query_as(

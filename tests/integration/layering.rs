@@ -19,14 +19,42 @@ fn sources(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// The top-level modules `src` reaches through `crate::…`, `crate::{…}` or `super::super::…`
+/// paths, outside comments.
+fn reached(src: &str) -> Vec<String> {
+    let code: String = src
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = Vec::new();
+    for prefix in ["crate::", "super::super::"] {
+        for (at, _) in code.match_indices(prefix) {
+            let rest = code[at + prefix.len()..].trim_start();
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = &group[..group.find('}').unwrap_or(group.len())];
+                for part in inner.split(',') {
+                    let ident: String = part
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    out.push(ident);
+                }
+            } else {
+                out.push(
+                    rest.chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect(),
+                );
+            }
+        }
+    }
+    out
+}
+
 fn uses(src: &str, module: &str) -> bool {
-    src.lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("//"))
-        .any(|l| {
-            l.contains(&format!("crate::{module}"))
-                || l.contains(&format!("super::super::{module}"))
-        })
+    reached(src).iter().any(|m| m == module)
 }
 
 #[test]

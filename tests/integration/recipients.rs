@@ -12,6 +12,7 @@ use serde_json::json;
 on_both!(
     intake_runs_with_public_keys_only,
     only_certified_keys_receive_wraps,
+    unusable_lists_are_refused_and_tips_still_taken,
     reporter_code_opens_k_r_never_k_s
 );
 
@@ -163,11 +164,7 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
     app.submit(json!({"description": "satu"})).await;
     let r1 = app.report_ids().await.remove(0);
     let w = wrapped_to(&app, &r1).await;
-    assert_eq!(
-        w,
-        vec![(escrow.clone(), 1), (escrow.clone(), 2)],
-        "only escrow"
-    );
+    assert_eq!(w, vec![(escrow.clone(), 1)], "only escrow");
 
     // 2. A wrong fingerprint stops the ceremony.
     let out = app.cli(
@@ -199,10 +196,7 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
         .await;
     let r2 = newest_report(&app, &before).await;
     let w = wrapped_to(&app, &r2).await;
-    assert!(
-        w.contains(&(sup_fp.clone(), 1)) && w.contains(&(sup_fp.clone(), 2)),
-        "{w:?}"
-    );
+    assert!(w.contains(&(sup_fp.clone(), 1)) && w.len() == 2, "{w:?}");
     let store = app.store().await;
     let id = ReportId::parse(&r2).unwrap();
     let wraps = store.wraps(id).await.unwrap();
@@ -234,7 +228,7 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
 
     let list_path = app.keys_dir().join("recipients.json");
     let good = std::fs::read_to_string(&list_path).unwrap();
-    let only_escrow = |w: Vec<(String, i16)>| w.iter().all(|(fp, _)| *fp == escrow) && w.len() == 2;
+    let only_escrow = |w: Vec<(String, i16)>| w.iter().all(|(fp, _)| *fp == escrow) && w.len() == 1;
 
     // 4. A broken signature (an edited list) is refused loudly.
     let tampered = good.replace("\"supervisor\"", "\"supervisar\"");
@@ -284,7 +278,7 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
     let before = app.report_ids().await;
     app.submit(json!({"description": "lima"})).await;
     let r = newest_report(&app, &before).await;
-    assert_eq!(wrapped_to(&app, &r).await.len(), 6, "escrow + sup1 + sup2");
+    assert_eq!(wrapped_to(&app, &r).await.len(), 3, "escrow + sup1 + sup2");
     std::fs::write(&list_path, &good).unwrap();
     let before = app.report_ids().await;
     app.submit(json!({"description": "enam"})).await;
@@ -319,30 +313,33 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
     let app = TestApp::start(b).await;
     let code = app.submit(json!({"description": "kunci reporter"})).await;
     let id = ReportId::parse(&app.report_ids().await[0]).unwrap();
+    let store = app.store().await;
 
-    // The escrow holder learns both keys of the report...
+    // The intake never makes K_s: only K_r wraps exist after a submission.
+    let wraps = store.wraps(id).await.unwrap();
+    assert!(!wraps.is_empty());
+    assert!(
+        wraps
+            .iter()
+            .all(|w| w.purpose == Purpose::ReporterKey.code()),
+        "the intake created a staff-key wrap"
+    );
+
+    // The escrow holder learns K_r...
     let sealed = std::fs::read_to_string(app.keys_dir().join("offline.sealed")).unwrap();
     let offline =
         OfflineKeys::unseal(&sealed, &secrecy::SecretString::from(app.passphrase())).unwrap();
     let pinned = bisik::keyfiles::PublicKeys::load(&app.keys_dir()).unwrap();
-    let store = app.store().await;
-    let wraps = store.wraps(id).await.unwrap();
-    let open = |p: Purpose| {
-        let w = wraps.iter().find(|w| w.purpose == p.code()).unwrap();
-        unwrap(
-            &offline.escrow_secret,
-            &pinned.escrow,
-            &id.bytes(),
-            p,
-            &w.wrapped,
-        )
-        .unwrap()
-    };
-    let k_r = open(Purpose::ReporterKey);
-    let k_s = open(Purpose::StaffKey);
-    assert!(k_r != k_s);
+    let k_r = unwrap(
+        &offline.escrow_secret,
+        &pinned.escrow,
+        &id.bytes(),
+        Purpose::ReporterKey,
+        &wraps[0].wrapped,
+    )
+    .unwrap();
 
-    // ...and the reporter's code, with the intake pepper, unwraps exactly K_r.
+    // ...and the reporter's code, with the intake pepper, unwraps exactly the same K_r.
     let pepper = SecretKey32::from_bytes(
         *bisik::keyfiles::read_hex32(&app.keys_dir().join("intake.pepper")).unwrap(),
     );
@@ -362,10 +359,21 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
     )
     .unwrap();
     assert!(from_code == k_r);
-    assert!(from_code != k_s);
 
-    // A staff-only note sealed under K_s (as the desk will write it) is never shown to the
-    // reporter and does not open under K_r.
+    // The desk (standing in: it does not exist yet) creates K_s, wraps it to escrow and seals a
+    // staff-only note under it. The reporter's K_r does not open it and the reporter never
+    // sees it; escrow recovery does.
+    let k_s = SecretKey32::random();
+    assert!(k_s != k_r);
+    let ks_wrap =
+        bisik::crypto::wrap::wrap_to(&pinned.escrow, &id.bytes(), Purpose::StaffKey, &k_s).unwrap();
+    sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, 2, $3)")
+        .bind(id.to_string())
+        .bind(hex::encode(pinned.escrow.fingerprint()))
+        .bind(ks_wrap)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let note_text = "CATATAN INTERNAL: informan dikenal";
     let seq = store
         .append_item(id, |seq| {
@@ -400,12 +408,78 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
         envelope::open(&k_r, &aad, &note.sealed).is_err(),
         "K_r must not open a K_s item"
     );
-    assert_eq!(
-        &*envelope::open(&k_s, &aad, &note.sealed).unwrap(),
-        note_text.as_bytes()
-    );
     let (s, v) = app.followup(&code).await;
     assert_eq!(s, 200);
     assert!(!v.to_string().contains("INTERNAL"), "{v}");
+    let out = app.recover(&id.to_string());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CATATAN INTERNAL"));
     store.close().await;
+}
+
+/// A list that could break submissions (a key listed twice, the escrow key listed, a key of low
+/// order) is refused by the ceremony and, if forged into keys/, by the intake; tips are still
+/// accepted and wrapped to escrow.
+async fn unusable_lists_are_refused_and_tips_still_taken(b: Backend) {
+    let app = TestApp::start(b).await;
+    let escrow = escrow_fp(&app);
+    let (_, k) = generate_x25519();
+    assert!(certify(&app, "ani", &k).status.success());
+    let twice = certify(&app, "ani-baru", &k);
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("already certified for ani"));
+    let pinned = bisik::keyfiles::PublicKeys::load(&app.keys_dir()).unwrap();
+    let esc = certify(&app, "escrow", &pinned.escrow.public);
+    assert!(!esc.status.success());
+    assert!(String::from_utf8_lossy(&esc.stderr).contains("escrow key"));
+
+    let sealed = std::fs::read_to_string(app.keys_dir().join("offline.sealed")).unwrap();
+    let offline =
+        OfflineKeys::unseal(&sealed, &secrecy::SecretString::from(app.passphrase())).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let entry = |name: &str, key: &[u8]| Recipient {
+        name: name.into(),
+        role: "supervisor".into(),
+        x25519: hex::encode(key),
+        ed25519: String::new(),
+    };
+    let lists = [
+        ("duplicate key", vec![entry("ani", &k), entry("ani-2", &k)]),
+        (
+            "escrow listed",
+            vec![entry("ani", &k), entry("escrow", &pinned.escrow.public)],
+        ),
+        (
+            "low-order key",
+            vec![entry("ani", &k), entry("nol", &[0u8; 32])],
+        ),
+    ];
+    for (i, (case, recipients)) in lists.into_iter().enumerate() {
+        let list = RecipientList {
+            epoch: now + 1000 + i as u64,
+            issued_at: now,
+            expires_at: now + 86_400,
+            recipients,
+        }
+        .sign(&offline.org_signing);
+        std::fs::write(
+            app.keys_dir().join("recipients.json"),
+            serde_json::to_string(&list).unwrap(),
+        )
+        .unwrap();
+        let before = app.report_ids().await;
+        app.submit(json!({"description": format!("daftar rusak: {case}")}))
+            .await;
+        let r = newest_report(&app, &before).await;
+        assert_eq!(
+            wrapped_to(&app, &r).await,
+            vec![(escrow.clone(), 1)],
+            "{case}"
+        );
+    }
+    assert!(app.logs().matches("RECIPIENT LIST REFUSED").count() >= 3);
 }

@@ -146,5 +146,45 @@ async fn tampered_header_is_reported(b: Backend) {
     let out = app.recover(&ids[0]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("signature"));
+
+    // 4. A report whose tip or a message was deleted is not "verified" with a hole in it.
+    let code = app.submit(json!({"description": "laporan ketiga"})).await;
+    let r = app
+        .post(
+            "/api/v1/followup/messages",
+            json!({"code": code, "body": "pesan yang akan dihapus"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let third = app
+        .report_ids()
+        .await
+        .into_iter()
+        .find(|i| !ids.contains(i))
+        .unwrap();
+    assert!(
+        app.recover(&third).status.success(),
+        "intact before the deletion"
+    );
+    sqlx::query("DELETE FROM items WHERE report_id = $1 AND seq = 1")
+        .bind(&third)
+        .execute(pool)
+        .await
+        .unwrap();
+    let out = app.recover(&third);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing or out of sequence"));
+    sqlx::query("DELETE FROM items WHERE report_id = $1")
+        .bind(&third)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE reports SET item_seq = -1 WHERE id = $1")
+        .bind(&third)
+        .execute(pool)
+        .await
+        .unwrap();
+    let out = app.recover(&third);
+    assert_eq!(out.status.code(), Some(3), "a report without its tip");
     store.close().await;
 }
