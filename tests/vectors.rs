@@ -575,11 +575,11 @@ fn check_header(b: &mut Block) -> Res {
             let public = verifying_key(b, "intake_public")?;
             ensure_eq("public key of intake_seed", signing.verifying_key(), public)?;
             let report_id: [u8; 16] = b.arr("report_id")?;
-            let (k_r, k_s) = (b.secret("k_r")?, b.secret("k_s")?);
+            let k_r = b.secret("k_r")?;
             let commitment: [u8; 32] = b.arr("key_commitment")?;
             ensure_hex(
                 "key_commitment",
-                &key_commitment(&report_id, &k_r, &k_s),
+                &key_commitment(&report_id, &k_r),
                 &commitment,
             )?;
             let recipients = b
@@ -595,6 +595,7 @@ fn check_header(b: &mut Block) -> Res {
                 report_id,
                 day: b.get("day")?,
                 unit: b.get("unit")?,
+                tip_item: b.arr("tip_item")?,
                 key_commitment: commitment,
                 recipient_epoch: b.num("recipient_epoch")?,
                 recipients,
