@@ -10,7 +10,7 @@
 //! * `t_argon2(n)`: median time of one Argon2id v1 code derivation while `n` run at once.
 //! * the bare insert rate: single-row INSERT + COMMIT of a row as large as a whole submission,
 //!   on a fresh database of the same kind, at the submission test's concurrency (and, as a
-//!   diagnostic, the same loop writing a submission's five rows per transaction).
+//!   diagnostic, the same loop writing a submission's four rows per transaction).
 //!
 //! Every loop is bounded both in count and in time, and each server is killed (by its own pid)
 //! when its phase ends, also on error.
@@ -232,7 +232,7 @@ async fn bare_insert(
         let next = next.clone();
         set.spawn(async move {
             let mut lat = Vec::new();
-            // One row as large as a whole submission, or (shaped) the five rows a submission
+            // One row as large as a whole submission, or (shaped) the four rows a submission
             // writes, with the sizes the server writes.
             let header_len = if shaped { 260 } else { BARE_ROW_BYTES - 64 };
             let mut header = vec![0u8; header_len];
@@ -259,7 +259,7 @@ async fn bare_insert(
                 .execute(&mut *tx)
                 .await?;
                 if shaped {
-                    for purpose in [1i16, 2] {
+                    for purpose in [1i16] {
                         sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)")
                             .bind(id.clone())
                             .bind(hex::encode(&sig[..32]))
@@ -985,7 +985,7 @@ async fn run() -> i32 {
         pool: s.pool,
         t: BTreeMap::new(),
     };
-    let mut counts = vec![1, s.pool.saturating_sub(1).max(1), s.pool, 3];
+    let mut counts = vec![1, s.pool, 3];
     counts.sort_unstable();
     counts.dedup();
     for n in counts {
@@ -1087,7 +1087,7 @@ async fn backend(
         "reference",
         "reference",
     );
-    // Diagnostic: the same loop with a submission's five rows per transaction.
+    // Diagnostic: the same loop with a submission's four rows per transaction.
     let (shaped_rate, shaped_n, shaped_p50) =
         bare_insert(&bare_url, SUBMIT_CONCURRENCY, 5.0, true).await?;
     drop(bare_dir);
@@ -1165,7 +1165,7 @@ async fn backend(
     {
         match bytes_per_report(&path).await {
             Ok((b, n)) => rep.note(format!(
-                "{name}: a stored submission is about {b:.0} bytes of column data over 5 rows ({n} reports); the bare loop writes {BARE_ROW_BYTES} B in one row"
+                "{name}: a stored submission is about {b:.0} bytes of column data over 4 rows ({n} reports); the bare loop writes {BARE_ROW_BYTES} B in one row"
             )),
             Err(e) => rep.note(format!("{name}: could not measure bytes per report: {e}")),
         }
@@ -1318,7 +1318,8 @@ async fn followups(
     if codes.is_empty() {
         bail!("no valid codes to follow up");
     }
-    let share = pool.saturating_sub(1).max(1);
+    // Without an alarm the follow-up share is the whole pool (submissions still go first).
+    let share = pool;
     let conc = 2 * share;
     let codes: Arc<Vec<String>> = Arc::new(codes.to_vec());
     let base = srv.intake.clone();

@@ -1,13 +1,16 @@
 //! Argon2 capacity for the intake, with no per-IP state (carrier-grade NAT and Tor put
 //! thousands of people behind one address).
 //!
-//! * A **stock** of precomputed (code, tag, KEK) triples, in memory only, refilled while the
-//!   pool is idle, takes Argon2 off the submission path.
-//! * A **bounded pool** of `pool_size` permits runs every Argon2. Follow-ups may use at most
-//!   `pool_size - 1` of them, so one is always left for submissions, and at most
-//!   `followup_queue` follow-ups may wait or run at once; beyond that they get 503.
-//! * Failed follow-ups raise an **alarm** that halves the follow-up share and shrinks the queue.
-//!   It never refuses everyone, which would hand a guesser an off switch.
+//! * A **stock** of precomputed (code, tag, KEK) triples, in memory only, refilled only after a
+//!   second without any Argon2 demand, takes Argon2 off the submission path.
+//! * A **bounded pool** of `pool_size` permits runs every Argon2. A submission that needs one
+//!   (empty stock) queues on the pool directly, while a follow-up first needs a permit of the
+//!   follow-up share: under load the share is always exhausted, so the submission is first in
+//!   line for the next free permit, at most one Argon2 away. At most `followup_queue`
+//!   follow-ups may wait or run at once; beyond that they get 503.
+//! * Failed follow-ups raise an **alarm** that halves the follow-up share, which reserves the
+//!   other half for submissions outright, and shrinks the queue. It never refuses everyone,
+//!   which would hand a guesser an off switch.
 
 use crate::crypto::code::FollowupCode;
 use crate::crypto::kdf::{CodeSecrets, derive_code_secrets};
@@ -17,6 +20,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
+
+/// Quiet time before the stock is refilled. Submissions served from the stock hold no permit,
+/// so "every permit free" alone would let the refill take a core in the middle of a burst.
+const REFILL_AFTER_QUIET: Duration = Duration::from_secs(1);
 
 /// Counters exposed on the metrics listener.
 #[derive(Default, Debug)]
@@ -76,13 +83,16 @@ pub struct KdfPool {
     window: Mutex<AlarmWindow>,
     /// Counters.
     pub metrics: Metrics,
+    /// When a submission or follow-up last asked for Argon2 work; the refill waits for quiet.
+    last_demand: Mutex<Instant>,
 }
 
 impl KdfPool {
     /// A new pool; call [`KdfPool::spawn_refill`] to start filling the stock.
     pub fn new(pepper: SecretKey32, settings: PoolSettings) -> Arc<Self> {
-        // One permit is never available to follow-ups: it is kept for submissions.
-        let share = settings.pool_size.saturating_sub(1).max(1);
+        // Without an alarm follow-ups may use every core (submissions still go first, see the
+        // module doc); the alarm halves this.
+        let share = settings.pool_size;
         Arc::new(KdfPool {
             pepper: Arc::new(pepper),
             settings,
@@ -99,6 +109,7 @@ impl KdfPool {
                 shrinker: None,
             }),
             metrics: Metrics::default(),
+            last_demand: Mutex::new(Instant::now()),
         })
     }
 
@@ -115,6 +126,7 @@ impl KdfPool {
     /// A fresh code with its tag and KEK for a submission: from the stock when it has one,
     /// otherwise computed now with priority over follow-ups.
     pub async fn issue(&self) -> (FollowupCode, CodeSecrets) {
+        self.note_demand();
         let popped = self.stock.lock().expect("stock lock").pop();
         self.drawn.notify_one();
         if let Some((_, code, secrets)) = popped {
@@ -133,6 +145,7 @@ impl KdfPool {
 
     /// Derives a typed code's secrets for a follow-up, within the follow-up share and queue.
     pub async fn derive_for_followup(&self, code: FollowupCode) -> Result<CodeSecrets, Busy> {
+        self.note_demand();
         let limit = if self.alarmed.load(Ordering::Relaxed) {
             (self.settings.followup_queue / 4).max(1)
         } else {
@@ -233,6 +246,10 @@ impl KdfPool {
         self.stock.lock().expect("stock lock").len()
     }
 
+    fn note_demand(&self) {
+        *self.last_demand.lock().expect("lock") = Instant::now();
+    }
+
     /// Drops stock entries older than `stock_max_age`. A memory capture (a VM snapshot, swap)
     /// then yields only the codes of the last few minutes, not codes for reporters who have
     /// not yet come.
@@ -258,7 +275,8 @@ impl KdfPool {
                     continue;
                 }
                 let idle = me.all.available_permits() == me.settings.pool_size
-                    && me.inflight.load(Ordering::Acquire) == 0;
+                    && me.inflight.load(Ordering::Acquire) == 0
+                    && me.last_demand.lock().expect("lock").elapsed() >= REFILL_AFTER_QUIET;
                 let permit = if idle {
                     me.all.clone().try_acquire_owned().ok()
                 } else {

@@ -29,6 +29,8 @@ pub struct IntakeState {
     pub cfg: Arc<Config>,
     /// Reports store.
     pub store: Store,
+    /// Group-committing writer for new reports.
+    pub committer: crate::store::Committer,
     /// Argon2 pool and stock.
     pub kdf: Arc<KdfPool>,
     /// Pinned escrow key.
@@ -62,6 +64,7 @@ impl IntakeState {
             recipients::Recipients::new(cfg.keys_dir.clone(), keys.org, keys.escrow.clone());
         Arc::new(IntakeState {
             cfg,
+            committer: crate::store::Committer::spawn(store.clone()),
             store,
             kdf,
             keys,

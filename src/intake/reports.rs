@@ -131,7 +131,7 @@ pub async fn create(
             sealed,
         },
     };
-    st.store.insert_report(&new).await?;
+    st.committer.insert(new).await?;
     Ok(id)
 }
 

@@ -6,8 +6,10 @@
 //! staff key material and the audit log, which lives where the intake cannot read it: its own
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
+mod committer;
 mod reports;
 
+pub use committer::Committer;
 pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, WrapRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

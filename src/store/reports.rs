@@ -114,47 +114,22 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl Store {
-    /// Stores a whole new report atomically. Returns only after the commit is durable (SQLite
-    /// synchronous=FULL; PostgreSQL's default synchronous_commit), so the caller may then show
-    /// the code (I7).
-    pub async fn insert_report(&self, r: &NewReport) -> Result<(), StoreError> {
+    /// Stores whole new reports in one transaction (all or none). Returns only after the commit
+    /// is durable (SQLite synchronous=FULL; PostgreSQL synchronous_commit=on), so the caller may
+    /// then show the codes (I7). One report per call is the simple case; the [`Committer`]
+    /// passes several at once (group commit).
+    pub async fn insert_reports(&self, reports: &[&NewReport]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) \
-             VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
-        )
-        .bind(r.id.to_string())
-        .bind(&r.unit)
-        .bind(&r.category)
-        .bind(Status::New.as_str())
-        .bind(r.received_day)
-        .bind(&r.header)
-        .bind(&r.header_sig)
-        .execute(&mut *tx)
-        .await?;
-        for (fp, purpose, wrapped) in &r.wraps {
-            sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)")
-                .bind(r.id.to_string())
-                .bind(fp)
-                .bind(*purpose)
-                .bind(wrapped)
-                .execute(&mut *tx)
-                .await?;
+        for r in reports {
+            insert_one(&mut tx, r).await?;
         }
-        sqlx::query(
-            "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) \
-             VALUES ($1, $2, $3, $4, 0, $5)",
-        )
-        .bind(r.tag.to_vec())
-        .bind(r.id.to_string())
-        .bind(r.kdf_version)
-        .bind(&r.wrapped_key)
-        .bind(r.expires_day)
-        .execute(&mut *tx)
-        .await?;
-        insert_item(&mut tx, r.id, 0, &r.tip).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores one new report; see [`Store::insert_reports`].
+    pub async fn insert_report(&self, r: &NewReport) -> Result<(), StoreError> {
+        self.insert_reports(&[r]).await
     }
 
     /// Finds the reporter access row for a lookup tag.
@@ -345,6 +320,46 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+async fn insert_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &NewReport,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) \
+         VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
+    )
+    .bind(r.id.to_string())
+    .bind(&r.unit)
+    .bind(&r.category)
+    .bind(Status::New.as_str())
+    .bind(r.received_day)
+    .bind(&r.header)
+    .bind(&r.header_sig)
+    .execute(&mut **tx)
+    .await?;
+    for (fp, purpose, wrapped) in &r.wraps {
+        sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)")
+            .bind(r.id.to_string())
+            .bind(fp)
+            .bind(*purpose)
+            .bind(wrapped)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) \
+         VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(r.tag.to_vec())
+    .bind(r.id.to_string())
+    .bind(r.kdf_version)
+    .bind(&r.wrapped_key)
+    .bind(r.expires_day)
+    .execute(&mut **tx)
+    .await?;
+    insert_item(tx, r.id, 0, &r.tip).await
 }
 
 async fn insert_item(
