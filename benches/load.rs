@@ -1093,7 +1093,7 @@ async fn backend(
     drop(bare_dir);
     rep.add(
         name,
-        &format!("bare 5-row transaction (a submission's rows), concurrency {SUBMIT_CONCURRENCY}"),
+        &format!("bare 4-row transaction (a submission's rows), concurrency {SUBMIT_CONCURRENCY}"),
         format!("{shaped_rate:.0}/s ({shaped_n} transactions; {shaped_p50})"),
         "diagnostic",
         "reference",

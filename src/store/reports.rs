@@ -119,10 +119,11 @@ impl Store {
     /// then show the codes (I7). One report per call is the simple case; the [`Committer`]
     /// passes several at once (group commit).
     pub async fn insert_reports(&self, reports: &[&NewReport]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for r in reports {
-            insert_one(&mut tx, r).await?;
+        if reports.is_empty() {
+            return Ok(());
         }
+        let mut tx = self.pool.begin().await?;
+        insert_batch(&mut tx, reports).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -322,44 +323,96 @@ impl Store {
     }
 }
 
-async fn insert_one(
+/// `($1, .., $cols), ($cols+1, ..), ..` for a multi-row INSERT. Only placeholders are generated;
+/// every value is bound.
+fn rows_sql(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let ps: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", ps.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts whole reports with one multi-row INSERT per table, so a batch of any size costs four
+/// statements.
+async fn insert_batch(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    r: &NewReport,
+    reports: &[&NewReport],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) \
-         VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
-    )
-    .bind(r.id.to_string())
-    .bind(&r.unit)
-    .bind(&r.category)
-    .bind(Status::New.as_str())
-    .bind(r.received_day)
-    .bind(&r.header)
-    .bind(&r.header_sig)
-    .execute(&mut **tx)
-    .await?;
-    for (fp, purpose, wrapped) in &r.wraps {
-        sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)")
+    let n = reports.len();
+    let sql = format!(
+        "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) VALUES {}",
+        rows_sql(n, 9)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in reports {
+        q = q
             .bind(r.id.to_string())
-            .bind(fp)
-            .bind(*purpose)
-            .bind(wrapped)
-            .execute(&mut **tx)
-            .await?;
+            .bind(r.unit.clone())
+            .bind(r.category.clone())
+            .bind(Status::New.as_str())
+            .bind(0i16)
+            .bind(r.received_day)
+            .bind(0i64)
+            .bind(r.header.clone())
+            .bind(r.header_sig.clone());
     }
-    sqlx::query(
-        "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) \
-         VALUES ($1, $2, $3, $4, 0, $5)",
-    )
-    .bind(r.tag.to_vec())
-    .bind(r.id.to_string())
-    .bind(r.kdf_version)
-    .bind(&r.wrapped_key)
-    .bind(r.expires_day)
-    .execute(&mut **tx)
-    .await?;
-    insert_item(tx, r.id, 0, &r.tip).await
+    q.execute(&mut **tx).await?;
+
+    let wraps: Vec<(&NewReport, &(String, i16, Vec<u8>))> = reports
+        .iter()
+        .flat_map(|r| r.wraps.iter().map(move |w| (*r, w)))
+        .collect();
+    if !wraps.is_empty() {
+        let sql = format!(
+            "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES {}",
+            rows_sql(wraps.len(), 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (r, (fp, purpose, wrapped)) in wraps {
+            q = q
+                .bind(r.id.to_string())
+                .bind(fp.clone())
+                .bind(*purpose)
+                .bind(wrapped.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    let sql = format!(
+        "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) VALUES {}",
+        rows_sql(n, 6)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in reports {
+        q = q
+            .bind(r.tag.to_vec())
+            .bind(r.id.to_string())
+            .bind(r.kdf_version)
+            .bind(r.wrapped_key.clone())
+            .bind(0i16)
+            .bind(r.expires_day);
+    }
+    q.execute(&mut **tx).await?;
+
+    let sql = format!(
+        "INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES {}",
+        rows_sql(n, 6)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in reports {
+        q = q
+            .bind(r.tip.id.to_string())
+            .bind(r.id.to_string())
+            .bind(0i64)
+            .bind(r.tip.kind as i16)
+            .bind(r.tip.direction as i16)
+            .bind(r.tip.sealed.clone());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 async fn insert_item(

@@ -15,6 +15,8 @@ mod cli;
 mod durability;
 /// Abuse bounds: a flood of wrong codes does not stop submissions or exhaust memory.
 mod flood;
+/// Group commit: batches are all-or-nothing, and one bad report fails alone.
+mod group_commit;
 /// The module tree keeps the intake away from key-unlocking code (I3).
 mod layering;
 /// I2: no network identity is recorded and no cookie is set.
