@@ -10,7 +10,7 @@ mod committer;
 mod reports;
 
 pub use committer::Committer;
-pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, WrapRow};
+pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

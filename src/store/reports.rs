@@ -3,6 +3,9 @@
 use super::{Store, StoreError};
 use crate::domain::{Direction, ItemId, ItemKind, ReportId, Status};
 
+/// An HPKE wrap to store: (recipient fingerprint hex, purpose code, wrap).
+pub type Wrap = (String, i16, Vec<u8>);
+
 /// Everything written when a tip is accepted, in one transaction.
 pub struct NewReport {
     /// Report id.
@@ -17,8 +20,8 @@ pub struct NewReport {
     pub header: Vec<u8>,
     /// Header signature.
     pub header_sig: Vec<u8>,
-    /// HPKE wraps: (recipient fingerprint hex, purpose code, wrap).
-    pub wraps: Vec<(String, i16, Vec<u8>)>,
+    /// HPKE wraps.
+    pub wraps: Vec<Wrap>,
     /// Reporter access: lookup tag.
     pub tag: [u8; 32],
     /// Reporter access: code KDF version.
@@ -121,6 +124,9 @@ impl Store {
     pub async fn insert_reports(&self, reports: &[&NewReport]) -> Result<(), StoreError> {
         if reports.is_empty() {
             return Ok(());
+        }
+        if self.backend == super::Backend::Postgres {
+            return insert_batch_pg(&self.pool, reports).await;
         }
         let mut tx = self.pool.begin().await?;
         insert_batch(&mut tx, reports).await?;
@@ -323,30 +329,30 @@ impl Store {
     }
 }
 
-/// `($1, .., $cols), ($cols+1, ..), ..` for a multi-row INSERT. Only placeholders are generated;
-/// every value is bound.
-fn rows_sql(rows: usize, cols: usize) -> String {
+/// `($o+1, .., $o+cols), ..` for a multi-row INSERT whose placeholders start after `o`. Only
+/// placeholders are generated; every value is bound.
+fn rows_sql(offset: usize, rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|r| {
-            let ps: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            let ps: Vec<String> = (1..=cols)
+                .map(|c| format!("${}", offset + r * cols + c))
+                .collect();
             format!("({})", ps.join(", "))
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Inserts whole reports with one multi-row INSERT per table, so a batch of any size costs four
-/// statements.
-async fn insert_batch(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    reports: &[&NewReport],
-) -> Result<(), StoreError> {
-    let n = reports.len();
-    let sql = format!(
-        "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) VALUES {}",
-        rows_sql(n, 9)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+type Q<'a> = sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments>;
+
+const REPORTS_INSERT: &str = "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) VALUES ";
+const WRAPS_INSERT: &str =
+    "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ";
+const ACCESS_INSERT: &str = "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) VALUES ";
+const ITEMS_INSERT: &str =
+    "INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES ";
+
+fn bind_reports<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
     for r in reports {
         q = q
             .bind(r.id.to_string())
@@ -359,33 +365,28 @@ async fn insert_batch(
             .bind(r.header.clone())
             .bind(r.header_sig.clone());
     }
-    q.execute(&mut **tx).await?;
+    q
+}
 
-    let wraps: Vec<(&NewReport, &(String, i16, Vec<u8>))> = reports
+fn wraps_of<'r>(reports: &[&'r NewReport]) -> Vec<(&'r NewReport, &'r Wrap)> {
+    reports
         .iter()
         .flat_map(|r| r.wraps.iter().map(move |w| (*r, w)))
-        .collect();
-    if !wraps.is_empty() {
-        let sql = format!(
-            "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES {}",
-            rows_sql(wraps.len(), 4)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (r, (fp, purpose, wrapped)) in wraps {
-            q = q
-                .bind(r.id.to_string())
-                .bind(fp.clone())
-                .bind(*purpose)
-                .bind(wrapped.clone());
-        }
-        q.execute(&mut **tx).await?;
-    }
+        .collect()
+}
 
-    let sql = format!(
-        "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) VALUES {}",
-        rows_sql(n, 6)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+fn bind_wraps<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
+    for (r, (fp, purpose, wrapped)) in wraps_of(reports) {
+        q = q
+            .bind(r.id.to_string())
+            .bind(fp.clone())
+            .bind(*purpose)
+            .bind(wrapped.clone());
+    }
+    q
+}
+
+fn bind_access<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
     for r in reports {
         q = q
             .bind(r.tag.to_vec())
@@ -395,13 +396,10 @@ async fn insert_batch(
             .bind(0i16)
             .bind(r.expires_day);
     }
-    q.execute(&mut **tx).await?;
+    q
+}
 
-    let sql = format!(
-        "INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES {}",
-        rows_sql(n, 6)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+fn bind_items<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
     for r in reports {
         q = q
             .bind(r.tip.id.to_string())
@@ -411,7 +409,65 @@ async fn insert_batch(
             .bind(r.tip.direction as i16)
             .bind(r.tip.sealed.clone());
     }
-    q.execute(&mut **tx).await?;
+    q
+}
+
+/// SQLite: one multi-row INSERT per table inside the caller's transaction, so a batch of any
+/// size costs four statements.
+async fn insert_batch(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    reports: &[&NewReport],
+) -> Result<(), StoreError> {
+    let n = reports.len();
+    let w = wraps_of(reports).len();
+    let sql = format!("{REPORTS_INSERT}{}", rows_sql(0, n, 9));
+    bind_reports(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
+        .execute(&mut **tx)
+        .await?;
+    if w > 0 {
+        let sql = format!("{WRAPS_INSERT}{}", rows_sql(0, w, 4));
+        bind_wraps(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let sql = format!("{ACCESS_INSERT}{}", rows_sql(0, n, 6));
+    bind_access(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!("{ITEMS_INSERT}{}", rows_sql(0, n, 6));
+    bind_items(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// PostgreSQL: the whole batch as one statement of data-modifying CTEs. A single statement is
+/// atomic on its own and its foreign keys are checked at its end, so the batch costs one round
+/// trip and one durable commit instead of six round trips.
+async fn insert_batch_pg(pool: &sqlx::AnyPool, reports: &[&NewReport]) -> Result<(), StoreError> {
+    let n = reports.len();
+    let w = wraps_of(reports).len();
+    let mut at = 0;
+    let mut part = |head: &str, rows: usize, cols: usize| {
+        let s = format!("{head}{}", rows_sql(at, rows, cols));
+        at += rows * cols;
+        s
+    };
+    let reports_sql = part(REPORTS_INSERT, n, 9);
+    let wraps_sql = (w > 0).then(|| part(WRAPS_INSERT, w, 4));
+    let access_sql = part(ACCESS_INSERT, n, 6);
+    let items_sql = part(ITEMS_INSERT, n, 6);
+    let mut sql = format!("WITH r AS ({reports_sql})");
+    if let Some(ws) = &wraps_sql {
+        sql.push_str(&format!(", w AS ({ws})"));
+    }
+    sql.push_str(&format!(", a AS ({access_sql}) {items_sql}"));
+    let mut q = bind_reports(sqlx::query(sqlx::AssertSqlSafe(sql)), reports);
+    if wraps_sql.is_some() {
+        q = bind_wraps(q, reports);
+    }
+    q = bind_items(bind_access(q, reports), reports);
+    q.execute(pool).await?;
     Ok(())
 }
 
