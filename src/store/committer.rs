@@ -28,7 +28,7 @@ impl Committer {
         let rx = Arc::new(Mutex::new(rx));
         let writers = match store.backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => 8,
+            Backend::Postgres => 4,
         };
         for _ in 0..writers {
             tokio::spawn(writer(store.clone(), rx.clone()));
