@@ -1279,7 +1279,7 @@ async fn backend(
     finish(rep, name, "no-stock server", &mut s2);
     drop(s2);
 
-    // --- Server 3: pool 3 (follow-up share 2), to show how follow-ups scale with the share.
+    // --- Server 3: pool 3 (follow-up share 3), to show how follow-ups scale with the share.
     if pool == 2 {
         let url = fresh_url(&mut pg, "pool3").await?;
         let mut s3 = Server::start(&s.tmp, url.as_deref(), 3, 0, 32)?;

@@ -1,7 +1,7 @@
 //! Group commit for new reports. Every submission must be durable before its code is shown
-//! (I7), and on this hardware the fsync of each commit is what limits submissions. One writer
-//! task takes every report already waiting, writes them in one transaction and answers each
-//! caller only after that commit: the same guarantee, one fsync for many reports, and no writers
+//! (I7), and on this hardware the fsync of each commit is what limits submissions. A writer task
+//! (one on SQLite, four on PostgreSQL) takes every report already waiting, writes them in one
+//! transaction and answers each caller only after that commit: the same guarantee, one fsync for many reports, and no writers
 //! sleeping in SQLite's busy handler. It adds no delay: a lone submission commits at once.
 
 use super::{Backend, NewReport, Store, StoreError};

@@ -1,5 +1,5 @@
 use crate::on_both;
-use crate::support::{Backend, Opts, TestApp};
+use crate::support::{Backend, TestApp, start_with_config};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -54,18 +54,9 @@ async fn meta_lists_areas_and_categories_in_both_languages(b: Backend) {
 /// compressed or tagged for caching.
 #[tokio::test]
 async fn security_headers_on_every_response() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("onion.toml");
     let onion = format!("{}.onion", "a".repeat(56));
-    std::fs::write(&cfg, format!("[reporter]\nonion_address = \"{onion}\"\n")).unwrap();
-    let app = TestApp::start_with(
-        Backend::Sqlite,
-        Opts {
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
-            ..Opts::default()
-        },
-    )
-    .await;
+    let (app, _cfg) =
+        start_with_config(&format!("[reporter]\nonion_address = \"{onion}\"\n")).await;
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
     let code = app.submit(json!({"description": "header"})).await;
     let requests: Vec<(&str, &str, Option<Value>)> = vec![
@@ -132,21 +123,8 @@ async fn security_headers_on_every_response() {
 /// its Content-Length before it is read.
 #[tokio::test]
 async fn slow_and_oversize_clients_are_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("limits.toml");
-    std::fs::write(
-        &cfg,
-        "[limits]\nrequest_timeout_secs = 2\nbody_bytes = 4096\n",
-    )
-    .unwrap();
-    let app = TestApp::start_with(
-        Backend::Sqlite,
-        Opts {
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
-            ..Opts::default()
-        },
-    )
-    .await;
+    let (app, _cfg) =
+        start_with_config("[limits]\nrequest_timeout_secs = 2\nbody_bytes = 4096\n").await;
     let addr = app.addr.clone();
     tokio::task::spawn_blocking(move || {
         // A request that stops arriving is answered 408 or dropped, well before the 30 s the

@@ -71,16 +71,7 @@ fn keys_init_refuses_to_overwrite_and_keeps_secrets_private() {
         "{stdout}"
     );
     let keys = dir.path().join("keys");
-    let pass_file = std::fs::read_dir(&keys)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("offline-passphrase-")
-        })
-        .unwrap();
+    let pass_file = crate::support::passphrase_file_in(&keys);
     let pass = std::fs::read_to_string(&pass_file).unwrap();
     assert!(
         !stdout.contains(pass.trim()),

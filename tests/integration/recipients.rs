@@ -96,16 +96,7 @@ async fn intake_runs_with_public_keys_only(b: Backend) {
         );
     }
     let id = app.report_ids().await.remove(0);
-    let pass = std::fs::read_dir(&offline)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("offline-passphrase-")
-        })
-        .unwrap();
+    let pass = crate::support::passphrase_file_in(&offline);
     let mut env = app.env.clone();
     env.push(("BISIK_KEYS_DIR".into(), offline.display().to_string()));
     let out = std::process::Command::new(crate::support::bin())

@@ -412,16 +412,7 @@ impl TestApp {
 
     /// The offline passphrase that first-run initialisation wrote (stdout was not a terminal).
     pub fn passphrase_file(&self) -> PathBuf {
-        std::fs::read_dir(self.keys_dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("offline-passphrase-")
-            })
-            .expect("passphrase file")
+        passphrase_file_in(&self.keys_dir())
     }
 
     pub fn passphrase(&self) -> String {
@@ -530,4 +521,34 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// A fresh, unique canary string.
 pub fn canary(tag: &str) -> String {
     format!("CANARY{tag}{}", uuid_simple().to_uppercase())
+}
+
+/// The `offline-passphrase-*.txt` file that `keys init` wrote into `dir`.
+pub fn passphrase_file_in(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("offline-passphrase-")
+        })
+        .expect("passphrase file")
+}
+
+/// Starts `bisik serve` on SQLite with a config file holding `toml`.
+pub async fn start_with_config(toml: &str) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bisik-test.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        Opts {
+            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
+            ..Opts::default()
+        },
+    )
+    .await;
+    (app, dir)
 }
