@@ -84,8 +84,15 @@ impl Store {
     ) -> Result<Store, StoreError> {
         install_default_drivers();
         let backend = backend_of(url)?;
+        // Keep a few PostgreSQL connections open: each new one is a forked server process, and
+        // forking several at the start of a burst of submissions delays exactly those people.
+        let min = match backend {
+            Backend::Postgres => max_connections.min(6),
+            Backend::Sqlite => 0,
+        };
         let opts = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .min_connections(min)
             .acquire_timeout(Duration::from_secs(30));
         let opts = match (backend, schema) {
             (Backend::Sqlite, _) => opts.after_connect(|conn, _| {
