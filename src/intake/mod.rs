@@ -12,7 +12,6 @@ pub mod recipients;
 pub mod reports;
 
 use crate::config::Config;
-use crate::crypto::wrap::RecipientKey;
 use crate::keyfiles::{IntakeSecrets, PublicKeys};
 use crate::store::Store;
 use crate::web::error::{method_not_allowed, not_found};
@@ -71,11 +70,6 @@ impl IntakeState {
             secrets,
             recipients,
         })
-    }
-
-    /// The escrow recipient.
-    pub fn escrow(&self) -> &RecipientKey {
-        &self.keys.escrow
     }
 }
 

@@ -9,12 +9,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 #[derive(Clone)]
 pub struct SecurityHeaders {
     fixed: Vec<(HeaderName, HeaderValue)>,
+    onion: Option<String>,
 }
 
 impl SecurityHeaders {
     /// Builds the header set; `onion` adds `Onion-Location` pointing at the same path.
     pub fn new(csp: &str, onion: Option<&str>) -> Self {
-        let mut fixed = vec![
+        let fixed = vec![
             ("content-security-policy", csp.to_owned()),
             ("referrer-policy", "no-referrer".to_owned()),
             ("x-content-type-options", "nosniff".to_owned()),
@@ -28,10 +29,8 @@ impl SecurityHeaders {
             ("cache-control", "no-store, max-age=0".to_owned()),
             ("pragma", "no-cache".to_owned()),
         ];
-        if let Some(o) = onion {
-            fixed.push(("x-bisik-onion", o.to_owned()));
-        }
         SecurityHeaders {
+            onion: onion.map(str::to_owned),
             fixed: fixed
                 .into_iter()
                 .map(|(k, v)| {
@@ -48,22 +47,16 @@ impl SecurityHeaders {
     pub fn apply<B>(&self, req_path: &str, res: &mut ServiceResponse<B>) {
         let h = res.headers_mut();
         for (k, v) in &self.fixed {
-            if k.as_str() == "x-bisik-onion" {
-                if let Ok(v) = HeaderValue::from_str(&format!(
-                    "http://{}{}",
-                    v.to_str().unwrap_or(""),
-                    req_path
-                )) {
-                    h.insert(HeaderName::from_static("onion-location"), v);
-                }
-                continue;
-            }
             h.insert(k.clone(), v.clone());
+        }
+        if let Some(onion) = &self.onion
+            && let Ok(v) = HeaderValue::from_str(&format!("http://{onion}{req_path}"))
+        {
+            h.insert(HeaderName::from_static("onion-location"), v);
         }
         h.remove("server");
         h.remove("etag");
         h.remove("last-modified");
-        h.remove("set-cookie");
     }
 }
 
