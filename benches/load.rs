@@ -246,8 +246,8 @@ async fn bare_insert(
                 let t = Instant::now();
                 let mut tx = pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) \
-                     VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7)",
+                    "INSERT INTO reports (id, unit, category, status, priority, received_day, header, header_sig) \
+                     VALUES ($1, $2, $3, $4, 0, $5, $6, $7)",
                 )
                 .bind(id.clone())
                 .bind("bnnk-hss")

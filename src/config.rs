@@ -86,6 +86,10 @@ pub struct Reporter {
     pub onion_address: Option<String>,
     /// Where the quick-exit link goes.
     pub quick_exit_url: String,
+    /// Messages a reporter may send on one report per UTC day (429 beyond).
+    pub messages_per_day: i64,
+    /// Messages per page of a follow-up answer, newest first.
+    pub messages_per_page: i64,
 }
 
 /// Argon2 capacity.
@@ -123,6 +127,8 @@ impl Default for Reporter {
             code_lifetime_days: 365,
             onion_address: None,
             quick_exit_url: "https://www.google.co.id/".into(),
+            messages_per_day: 20,
+            messages_per_page: 20,
         }
     }
 }
@@ -446,6 +452,11 @@ impl Config {
                     return Err(bad(format!("setting {what}: id {:?} appears twice", c.id)));
                 }
             }
+        }
+        if !(1..=1000).contains(&self.reporter.messages_per_day)
+            || !(1..=200).contains(&self.reporter.messages_per_page)
+        {
+            return Err(bad("settings reporter.messages_per_day must be 1 to 1000 and reporter.messages_per_page 1 to 200".into()));
         }
         if let Some(onion) = &self.reporter.onion_address {
             let ok = onion.ends_with(".onion")

@@ -433,6 +433,7 @@ fn item_aad(b: &mut Block, prefix: &str) -> Res<ItemAad> {
         item_id: b.arr(&format!("{prefix}item_id"))?,
         direction: b.num(&format!("{prefix}direction"))?,
         seq: b.num(&format!("{prefix}seq"))?,
+        prev: b.arr(&format!("{prefix}prev"))?,
     })
 }
 
@@ -470,7 +471,7 @@ fn check_envelope(b: &mut Block) -> Res {
             ensure_eq("MIN_BUCKET", MIN_BUCKET, 512)?;
             ensure_eq("length", sealed.len(), 1 + 24 + padded_len + 16)?;
             ensure_eq("version byte", sealed[0], ENVELOPE_VERSION)?;
-            ensure_eq("version byte value", ENVELOPE_VERSION, 1)?;
+            ensure_eq("version byte value", ENVELOPE_VERSION, 2)?;
             ensure_hex("nonce in the wire format", &sealed[1..25], &nonce)?;
             let padded = XChaCha20Poly1305::new(&Key::from(*key.expose()))
                 .decrypt(

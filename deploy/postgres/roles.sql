@@ -252,6 +252,25 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO bisik_intake, bisik_des
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA desk TO bisik_desk;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA desk FROM bisik_intake;
 
+-- ---- Migration 0003 (conversation integrity): chain heads and key statements ----
+-- Insert-only for every service: a head is never changed or removed, a new one is a new row,
+-- and verification uses the highest count; so neither service gets UPDATE or DELETE here.
+-- The intake appends reporter messages with their heads; it never creates a K_s, so it has
+-- nothing on report_key_statements. The desk will add heads of staff items and statements for
+-- the K_s it creates.
+DO $$
+BEGIN
+    IF to_regclass('public.item_heads') IS NOT NULL THEN
+        REVOKE ALL ON TABLE public.item_heads FROM PUBLIC, bisik_intake, bisik_desk;
+        GRANT SELECT, INSERT ON TABLE public.item_heads TO bisik_intake, bisik_desk;
+    END IF;
+    IF to_regclass('public.report_key_statements') IS NOT NULL THEN
+        REVOKE ALL ON TABLE public.report_key_statements FROM PUBLIC, bisik_intake, bisik_desk;
+        GRANT SELECT, INSERT ON TABLE public.report_key_statements TO bisik_desk;
+    END IF;
+END
+$$;
+
 COMMIT;
 
 -- Check it (as a superuser, in the same database):

@@ -345,7 +345,10 @@ async fn recover(
             "the reporter key differs from the one committed in the signed header",
         ));
     }
-    // K_s exists only once the desk has created it for staff-only items.
+    // K_s exists only once the desk has created it for staff-only items, and until staff keys
+    // exist nothing can vouch for one.
+    super::integrity::check_staff_key(&wraps, &store.key_statements(id).await?, &public.intake)
+        .map_err(|why| integrity(&why))?;
     let has_k_s = wraps
         .iter()
         .any(|w| w.recipient_fp == fp_hex && w.purpose == Purpose::StaffKey.code());
@@ -354,14 +357,16 @@ async fn recover(
     } else {
         None
     };
-    let items = store.items(id, &[]).await?;
-    // Items run 0..=item_seq without gaps, and item 0 is the tip the header names: a deleted
-    // or swapped item is tampering, not an empty report.
-    let contiguous = items.len() as i64 == row.item_seq + 1
-        && items.iter().enumerate().all(|(i, it)| it.seq == i as i64);
-    if !contiguous {
-        return Err(integrity("items are missing or out of sequence"));
-    }
+    let items = store.items(id).await?;
+    // The items are exactly the chain the latest intake-signed head ends, and item 0 is the tip
+    // the header names: a deleted, reordered, planted or swapped item is tampering.
+    super::integrity::check_chain(
+        id,
+        &items,
+        store.latest_head(id).await?.as_ref(),
+        &public.intake,
+    )
+    .map_err(|why| integrity(&why))?;
     if items
         .first()
         .is_none_or(|t| t.kind != ItemKind::Tip || t.id.bytes() != header.tip_item)
@@ -383,7 +388,7 @@ async fn recover(
         };
         let plain = envelope::open(
             key,
-            &item_aad(id, it.id, it.kind, it.direction, it.seq),
+            &item_aad(id, it.id, it.kind, it.direction, it.seq, it.prev),
             &it.sealed,
         )
         .map_err(|_| integrity(&format!("item {} does not open", it.seq)))?;
@@ -408,6 +413,9 @@ async fn recover(
             }
         }
     }
+    // Newest first, as everywhere else a conversation is shown; `seq` gives the chain order.
+    messages.reverse();
+    notes.reverse();
     let out = json!({
         "id": id.to_string(),
         "unit": row.unit,

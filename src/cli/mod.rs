@@ -1,6 +1,7 @@
 //! The `bisik` command line (clap derive). Errors become exit codes in one place, [`main`]:
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
+mod integrity;
 mod keys;
 mod secrets;
 

@@ -2,9 +2,10 @@
 //! time, plaintext padded to power-of-two buckets, and an AAD that binds where the item belongs.
 //!
 //! Wire format: `version (1) ‖ nonce (24) ‖ ciphertext+tag`. The AAD is the canonical encoding
-//! of [`ItemAad`]: format version, report id, item kind, item id, direction and sequence number,
-//! so a ciphertext cannot be moved to another report, relabelled, reordered, or turned from a
-//! staff question into a reporter statement.
+//! of [`ItemAad`]: format version, report id, item kind, item id, direction, sequence number and
+//! the hash of the previous item ([`crate::crypto::chain`]), so a ciphertext cannot be moved to
+//! another report, relabelled, reordered, cut out of its conversation, or turned from a staff
+//! question into a reporter statement.
 
 use super::CryptoError;
 use super::canon::Writer;
@@ -13,8 +14,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-/// Format version of sealed items.
-pub const ENVELOPE_VERSION: u8 = 1;
+/// Format version of sealed items. Version 2 added the previous item's hash to the AAD (issue
+/// 5, conversation integrity); nothing sealed under version 1 was ever deployed.
+pub const ENVELOPE_VERSION: u8 = 2;
 /// Smallest padded size: every short message looks the same.
 pub const MIN_BUCKET: usize = 512;
 const NONCE_LEN: usize = 24;
@@ -32,10 +34,14 @@ pub struct ItemAad {
     pub direction: u8,
     /// Position in the report's sequence.
     pub seq: u64,
+    /// Hash of the previous item in the report's chain ([`crate::crypto::chain::item_hash`]),
+    /// or [`crate::crypto::chain::GENESIS`] for the tip and for sealed things outside a chain.
+    pub prev: [u8; 32],
 }
 
 impl ItemAad {
-    fn encode(&self) -> Vec<u8> {
+    /// The canonical bytes bound as AAD (and hashed into the chain).
+    pub fn encode(&self) -> Vec<u8> {
         Writer::new("bisik-item-aad")
             .bytes(&[ENVELOPE_VERSION])
             .bytes(&self.report_id)
@@ -43,6 +49,7 @@ impl ItemAad {
             .bytes(&self.item_id)
             .bytes(&[self.direction])
             .u64(self.seq)
+            .bytes(&self.prev)
             .finish()
     }
 }
@@ -164,5 +171,6 @@ fn reporter_wrap_aad(report_id: &[u8; 16], version: u8) -> ItemAad {
         item_id: [0; 16],
         direction: 0,
         seq: u64::from(version),
+        prev: [0; 32],
     }
 }

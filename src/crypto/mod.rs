@@ -1,13 +1,14 @@
 //! Cryptography for Bisik, layered from the bottom up like age: [`primitives`] (OS randomness,
 //! HKDF, hashing, constant-time comparison), then formats ([`envelope`] for sealed items,
 //! [`canon`] for signed structures), the report key schedule ([`code`], [`kdf`], [`wrap`]) and
-//! the signed structures ([`header`], [`recipients`]).
+//! the signed structures ([`header`], [`recipients`], the item [`chain`] and its head).
 //!
 //! This module imports nothing from web, store or any handler. It can *seal* to public keys but
 //! it holds no code that opens an HPKE wrap with a private key: that lives in [`crate::vault`],
 //! which the intake never imports (invariant I3).
 
 pub mod canon;
+pub mod chain;
 pub mod code;
 pub mod envelope;
 pub mod header;

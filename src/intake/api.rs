@@ -51,6 +51,10 @@ pub struct SubmitResponse {
 pub struct FollowupRequest {
     /// The follow-up code, with any grouping.
     pub code: String,
+    /// Page of the conversation: 0 (the default) is the newest messages; each page holds
+    /// `reporter.messages_per_page` messages (20 by default).
+    #[schema(minimum = 0, maximum = 100000)]
+    pub page: Option<u32>,
 }
 
 /// What the reporter may see.
@@ -58,8 +62,11 @@ pub struct FollowupRequest {
 pub struct FollowupResponse {
     /// One of received, needs_info, closed.
     pub status: ReporterStatus,
-    /// The conversation, oldest first.
+    /// One page of the conversation, newest first.
     pub messages: Vec<ReporterMessage>,
+    /// How many messages are older than the last one on this page (ask for the next page to
+    /// read them).
+    pub older: i64,
 }
 
 /// A reporter's message.
@@ -70,6 +77,12 @@ pub struct MessageRequest {
     pub code: String,
     /// The message (at most 5000 characters).
     pub body: String,
+    /// Optional idempotency key, chosen by the client (16 to 64 letters, digits, `-` or `_`;
+    /// a random UUID will do). A message resent with the same key, e.g. after a lost 201, is
+    /// stored once and answered with the same 201. It is stored only as a keyed hash under the
+    /// report's key, so it links nothing across reports.
+    #[schema(min_length = 16, max_length = 64, pattern = "^[A-Za-z0-9_-]{16,64}$")]
+    pub idempotency_key: Option<String>,
 }
 
 /// Acknowledgement of a stored message.
@@ -115,6 +128,12 @@ const BUSY: ApiError = e(
     "busy",
     "Layanan sedang sibuk. Coba lagi sebentar lagi. Laporan baru tetap bisa dikirim.",
     "The service is busy. Please try again shortly. New reports can still be sent.",
+);
+const QUOTA: ApiError = e(
+    StatusCode::TOO_MANY_REQUESTS,
+    "message_quota",
+    "Batas pesan harian untuk laporan ini sudah tercapai. Silakan kirim lagi besok.",
+    "This report's daily message limit has been reached. Please send again tomorrow.",
 );
 const CONTAINS_CODE: ApiError = e(
     StatusCode::UNPROCESSABLE_ENTITY,
@@ -307,7 +326,7 @@ async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, Api
     post, path = "/api/v1/followup", request_body = FollowupRequest,
     params(("lang" = Option<String>, Query, description = "`en` for English messages")),
     responses(
-        (status = 200, description = "Status and messages", body = FollowupResponse),
+        (status = 200, description = "Status and one page of messages, newest first, with the count of older ones", body = FollowupResponse),
         (status = 400, description = "Malformed code (answered at once) or body", body = ErrorBody),
         (status = 404, description = "Unknown, revoked or expired code (one identical answer)", body = ErrorBody),
         (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody),
@@ -330,11 +349,24 @@ async fn followup_inner(
     }
     let (limit, timeout) = limits(st);
     let body: FollowupRequest = read_json(req, payload, limit, timeout).await?;
+    let page = body.page.unwrap_or(0);
+    if page > 100_000 {
+        return Err(field_error(
+            "invalid_page",
+            "Nomor halaman tidak valid",
+            "Invalid page number",
+            "page, max 100000",
+        ));
+    }
     let opened = open_code(st, &body.code).await?;
-    let (status, messages) = reports::reporter_view(st, &opened)
+    let view = reports::reporter_view(st, &opened, page)
         .await
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(FollowupResponse { status, messages }))
+    Ok(HttpResponse::Ok().json(FollowupResponse {
+        status: view.status,
+        messages: view.messages,
+        older: view.older,
+    }))
 }
 
 /// Send a message to the investigators.
@@ -345,7 +377,8 @@ async fn followup_inner(
         (status = 201, description = "Stored", body = MessageResponse),
         (status = 400, description = "Malformed code or body", body = ErrorBody),
         (status = 404, description = "Unknown, revoked or expired code", body = ErrorBody),
-        (status = 422, description = "Empty, too long, or contains a follow-up code", body = ErrorBody),
+        (status = 422, description = "Empty, too long, contains a follow-up code, or a malformed idempotency key", body = ErrorBody),
+        (status = 429, description = "The report's daily message quota (reporter.messages_per_day) is used up", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     )
 )]
@@ -379,15 +412,32 @@ async fn message_inner(
             "body",
         )
     })?;
+    if let Some(k) = &body.idempotency_key
+        && !((16..=64).contains(&k.len())
+            && k.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'))
+    {
+        return Err(field_error(
+            "invalid_idempotency_key",
+            "Kunci idempotensi harus 16 sampai 64 huruf, angka, - atau _",
+            "The idempotency key must be 16 to 64 letters, digits, - or _",
+            "idempotency_key",
+        ));
+    }
     if body.code.len() > 64 {
         return Err(code_error(CodeError::TooLong));
     }
     FollowupCode::parse(&body.code).map_err(code_error)?;
     let opened = open_code(st, &body.code).await?;
-    let day = reports::add_message(st, &opened, text)
+    match reports::add_message(st, &opened, text, body.idempotency_key.as_deref())
         .await
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
+        .map_err(ApiError::internal)?
+    {
+        reports::Added::Stored(day) => {
+            Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
+        }
+        reports::Added::QuotaExceeded => Err(QUOTA),
+    }
 }
 
 /// Categories and areas for the form, labelled in both languages.

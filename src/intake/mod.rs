@@ -7,6 +7,7 @@
 //! none can log a request head, and no response sets a cookie.
 
 pub mod api;
+pub mod chain;
 pub mod kdf_pool;
 pub mod recipients;
 pub mod reports;

@@ -2,13 +2,15 @@
 //! and can open a report only with the K_r that the reporter's code unwraps (I3).
 
 use super::IntakeState;
+use super::chain::{self, Append};
+use crate::crypto::chain::{ChainHead, GENESIS, idempotency_tag, item_hash};
 use crate::crypto::envelope::{self, ItemAad};
 use crate::crypto::header::{ReportHeader, key_commitment};
 use crate::crypto::kdf::CodeSecrets;
 use crate::crypto::primitives::SecretKey32;
 use crate::crypto::wrap::{Purpose, wrap_to};
 use crate::domain::{Direction, ItemId, ItemKind, ReportId, ReporterStatus, day_string, today};
-use crate::store::{NewItem, NewReport, StoreError};
+use crate::store::{Appended, NewItem, NewReport, Quota, StoreError};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -47,13 +49,14 @@ pub struct MessagePlain {
     pub day: String,
 }
 
-/// The AAD of an item.
+/// The AAD of an item; `prev` is the previous item's hash ([`GENESIS`] for the tip).
 pub fn item_aad(
     report: ReportId,
     item: ItemId,
     kind: ItemKind,
     direction: Direction,
     seq: i64,
+    prev: [u8; 32],
 ) -> ItemAad {
     ItemAad {
         report_id: report.bytes(),
@@ -61,6 +64,7 @@ pub fn item_aad(
         item_id: item.bytes(),
         direction: direction as u8,
         seq: seq as u64,
+        prev,
     }
 }
 
@@ -107,11 +111,16 @@ pub async fn create(
     let (header, sig) = header.sign(&st.secrets.signing);
 
     let plain = Zeroizing::new(serde_json::to_vec(&tip).expect("serialisable"));
-    let sealed = envelope::seal(
-        &k_r,
-        &item_aad(id, tip_id, ItemKind::Tip, Direction::ReporterToStaff, 0),
-        &plain,
+    let aad = item_aad(
+        id,
+        tip_id,
+        ItemKind::Tip,
+        Direction::ReporterToStaff,
+        0,
+        GENESIS,
     );
+    let sealed = envelope::seal(&k_r, &aad, &plain);
+    let (head, head_sig) = ChainHead::sign(rid, 1, item_hash(&aad, &sealed), &st.secrets.signing);
     let new = NewReport {
         id,
         unit: st.cfg.unit.id.clone(),
@@ -129,7 +138,11 @@ pub async fn create(
             kind: ItemKind::Tip,
             direction: Direction::ReporterToStaff,
             sealed,
+            prev: GENESIS,
+            day,
+            idem: None,
         },
+        head: (head, head_sig.to_vec()),
     };
     st.committer.insert(new).await?;
     Ok(id)
@@ -178,11 +191,24 @@ pub struct ReporterMessage {
     pub day: String,
 }
 
-/// The reporter's view: coarse status and the conversation.
+/// The reporter's view: coarse status, one page of the conversation (newest first) and how
+/// many messages are older than that page.
+pub struct ReporterView {
+    /// What the reporter may see of the status.
+    pub status: ReporterStatus,
+    /// The page, newest first.
+    pub messages: Vec<ReporterMessage>,
+    /// Messages older than the last one on this page.
+    pub older: i64,
+}
+
+/// Page `page` (0 = newest) of what the reporter may see. Only messages to and from the
+/// reporter are read from the database; staff-only items are never selected.
 pub async fn reporter_view(
     st: &IntakeState,
     o: &Opened,
-) -> Result<(ReporterStatus, Vec<ReporterMessage>), StoreError> {
+    page: u32,
+) -> Result<ReporterView, StoreError> {
     let report = st
         .store
         .report(o.id)
@@ -194,16 +220,12 @@ pub async fn reporter_view(
         today(),
         st.cfg.reporter.closed_delay_days,
     );
-    let items = st
-        .store
-        .items(
-            o.id,
-            &[Direction::ReporterToStaff, Direction::StaffToReporter],
-        )
-        .await?;
-    let mut messages = Vec::new();
-    for it in items.into_iter().filter(|i| i.kind == ItemKind::Message) {
-        let aad = item_aad(o.id, it.id, it.kind, it.direction, it.seq);
+    let per = st.cfg.reporter.messages_per_page;
+    let offset = i64::from(page) * per;
+    let (items, total) = st.store.reporter_messages(o.id, per, offset).await?;
+    let mut messages = Vec::with_capacity(items.len());
+    for it in &items {
+        let aad = item_aad(o.id, it.id, it.kind, it.direction, it.seq, it.prev);
         let plain = envelope::open(&o.k_r, &aad, &it.sealed)
             .map_err(|e| StoreError::Corrupt(format!("message {} did not open: {e}", it.id)))?;
         let m: MessagePlain = serde_json::from_slice(&plain)
@@ -218,35 +240,58 @@ pub async fn reporter_view(
             day: m.day,
         });
     }
-    Ok((status, messages))
+    let older = (total - offset - items.len() as i64).max(0);
+    Ok(ReporterView {
+        status,
+        messages,
+        older,
+    })
 }
 
-/// Appends a reporter message sealed under K_r. Returns the day recorded.
-pub async fn add_message(st: &IntakeState, o: &Opened, body: String) -> Result<String, StoreError> {
-    let day = day_string(today());
+/// What became of a reporter's message.
+pub enum Added {
+    /// Stored (now, or earlier under the same idempotency key) on this day, `YYYY-MM-DD`.
+    Stored(String),
+    /// The report's daily message quota is used up.
+    QuotaExceeded,
+}
+
+/// Appends a reporter message sealed under K_r. A message resent with the idempotency key of
+/// one already stored is not stored again and gets the first one's day.
+pub async fn add_message(
+    st: &IntakeState,
+    o: &Opened,
+    body: String,
+    idempotency_key: Option<&str>,
+) -> Result<Added, StoreError> {
+    let day = today();
     let plain = Zeroizing::new(
         serde_json::to_vec(&MessagePlain {
             v: 1,
             body,
-            day: day.clone(),
+            day: day_string(day),
         })
         .expect("serialisable"),
     );
-    let id = o.id;
-    st.store
-        .append_item(id, |seq| {
-            let item = ItemId::new();
-            NewItem {
-                id: item,
-                kind: ItemKind::Message,
-                direction: Direction::ReporterToStaff,
-                sealed: envelope::seal(
-                    &o.k_r,
-                    &item_aad(id, item, ItemKind::Message, Direction::ReporterToStaff, seq),
-                    &plain,
-                ),
-            }
-        })
-        .await?;
-    Ok(day)
+    let a = Append {
+        kind: ItemKind::Message,
+        direction: Direction::ReporterToStaff,
+        plain: &plain,
+        idem: idempotency_key.map(|k| idempotency_tag(&o.k_r, k)),
+        day,
+        quota: Some(Quota {
+            day,
+            max: st.cfg.reporter.messages_per_day,
+        }),
+    };
+    Ok(match chain::append(st, o.id, &o.k_r, &a).await? {
+        Appended::Stored => Added::Stored(day_string(day)),
+        Appended::Duplicate(d) => Added::Stored(day_string(d)),
+        Appended::QuotaExceeded => Added::QuotaExceeded,
+        Appended::Conflict => {
+            return Err(StoreError::Corrupt(
+                "an append conflict escaped its retry".into(),
+            ));
+        }
+    })
 }

@@ -7,10 +7,12 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod committer;
+mod items;
 mod reports;
 
 pub use committer::Committer;
-pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
+pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
+pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

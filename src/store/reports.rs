@@ -30,8 +30,10 @@ pub struct NewReport {
     pub wrapped_key: Vec<u8>,
     /// Reporter access: last day the code works.
     pub expires_day: i64,
-    /// The sealed tip (sequence number 0).
+    /// The sealed tip (sequence number 0, `prev` = the chain's genesis).
     pub tip: NewItem,
+    /// The first chain head (count 1, the tip's hash), signed by the intake: (bytes, signature).
+    pub head: (Vec<u8>, Vec<u8>),
 }
 
 /// A sealed item to insert.
@@ -44,6 +46,12 @@ pub struct NewItem {
     pub direction: Direction,
     /// Sealed bytes.
     pub sealed: Vec<u8>,
+    /// Hash of the previous item, as bound into the AAD.
+    pub prev: [u8; 32],
+    /// Day written (counts the daily message quota).
+    pub day: i64,
+    /// Keyed hash of a reporter message's idempotency key, if the client sent one.
+    pub idem: Option<[u8; 32]>,
 }
 
 /// A reporter access row found by tag.
@@ -78,8 +86,6 @@ pub struct ReportRow {
     pub received_day: i64,
     /// Closed day number.
     pub closed_day: Option<i64>,
-    /// Last item sequence number handed out; items run 0..=item_seq without gaps.
-    pub item_seq: i64,
     /// Header bytes.
     pub header: Vec<u8>,
     /// Header signature.
@@ -97,22 +103,7 @@ pub struct WrapRow {
     pub wrapped: Vec<u8>,
 }
 
-/// A stored sealed item.
-#[derive(Debug, Clone)]
-pub struct ItemRow {
-    /// Item id.
-    pub id: ItemId,
-    /// Sequence number.
-    pub seq: i64,
-    /// Kind.
-    pub kind: ItemKind,
-    /// Direction.
-    pub direction: Direction,
-    /// Sealed bytes.
-    pub sealed: Vec<u8>,
-}
-
-fn corrupt(what: &str) -> StoreError {
+pub(super) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
@@ -170,12 +161,11 @@ impl Store {
             i16,
             i64,
             Option<i64>,
-            i64,
             Vec<u8>,
             Vec<u8>,
         );
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, unit, category, status, priority, received_day, closed_day, item_seq, header, header_sig \
+            "SELECT id, unit, category, status, priority, received_day, closed_day, header, header_sig \
              FROM reports WHERE id = $1",
         )
         .bind(id.to_string())
@@ -190,7 +180,6 @@ impl Store {
                 priority,
                 received_day,
                 closed_day,
-                item_seq,
                 header,
                 header_sig,
             )| {
@@ -202,7 +191,6 @@ impl Store {
                     priority,
                     received_day,
                     closed_day,
-                    item_seq,
                     header,
                     header_sig,
                 })
@@ -227,58 +215,6 @@ impl Store {
                 wrapped,
             })
             .collect())
-    }
-
-    /// Items of a report in sequence order, optionally only those of the given directions.
-    pub async fn items(
-        &self,
-        id: ReportId,
-        directions: &[Direction],
-    ) -> Result<Vec<ItemRow>, StoreError> {
-        let rows: Vec<(String, i64, i16, i16, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, seq, kind, direction, sealed FROM items WHERE report_id = $1 ORDER BY seq",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (iid, seq, kind, direction, sealed) in rows {
-            let direction =
-                Direction::from_code(direction).ok_or_else(|| corrupt("items.direction"))?;
-            if !directions.is_empty() && !directions.contains(&direction) {
-                continue;
-            }
-            out.push(ItemRow {
-                id: ItemId::parse(&iid).ok_or_else(|| corrupt("items.id"))?,
-                seq,
-                kind: ItemKind::from_code(kind).ok_or_else(|| corrupt("items.kind"))?,
-                direction,
-                sealed,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Appends an item. The sequence number is reserved first (it is bound into the AAD), then
-    /// `seal(seq)` seals the content, then both are written in the same transaction.
-    pub async fn append_item<F>(&self, id: ReportId, seal: F) -> Result<i64, StoreError>
-    where
-        F: FnOnce(i64) -> NewItem,
-    {
-        let mut tx = self.pool.begin().await?;
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE reports SET item_seq = item_seq + 1 WHERE id = $1 RETURNING item_seq",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq,)) = seq else {
-            return Err(corrupt("report vanished"));
-        };
-        let item = seal(seq);
-        insert_item(&mut tx, id, seq, &item).await?;
-        tx.commit().await?;
-        Ok(seq)
     }
 
     /// Sets a report's status (desk; tests use it to stand in for the desk until it exists).
@@ -345,12 +281,13 @@ fn rows_sql(offset: usize, rows: usize, cols: usize) -> String {
 
 type Q<'a> = sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments>;
 
-const REPORTS_INSERT: &str = "INSERT INTO reports (id, unit, category, status, priority, received_day, item_seq, header, header_sig) VALUES ";
+const REPORTS_INSERT: &str = "INSERT INTO reports (id, unit, category, status, priority, received_day, header, header_sig) VALUES ";
 const WRAPS_INSERT: &str =
     "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ";
 const ACCESS_INSERT: &str = "INSERT INTO reporter_access (tag, report_id, kdf_version, wrapped_key, revoked, expires_day) VALUES ";
 const ITEMS_INSERT: &str =
-    "INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES ";
+    "INSERT INTO items (id, report_id, seq, kind, direction, sealed, prev, day) VALUES ";
+const HEADS_INSERT: &str = "INSERT INTO item_heads (report_id, item_count, head, sig) VALUES ";
 
 fn bind_reports<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
     for r in reports {
@@ -361,7 +298,6 @@ fn bind_reports<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
             .bind(Status::New.as_str())
             .bind(0i16)
             .bind(r.received_day)
-            .bind(0i64)
             .bind(r.header.clone())
             .bind(r.header_sig.clone());
     }
@@ -407,20 +343,33 @@ fn bind_items<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
             .bind(0i64)
             .bind(r.tip.kind as i16)
             .bind(r.tip.direction as i16)
-            .bind(r.tip.sealed.clone());
+            .bind(r.tip.sealed.clone())
+            .bind(r.tip.prev.to_vec())
+            .bind(r.tip.day);
+    }
+    q
+}
+
+fn bind_heads<'a>(mut q: Q<'a>, reports: &[&NewReport]) -> Q<'a> {
+    for r in reports {
+        q = q
+            .bind(r.id.to_string())
+            .bind(1i64)
+            .bind(r.head.0.clone())
+            .bind(r.head.1.clone());
     }
     q
 }
 
 /// SQLite: one multi-row INSERT per table inside the caller's transaction, so a batch of any
-/// size costs four statements.
+/// size costs five statements.
 async fn insert_batch(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     reports: &[&NewReport],
 ) -> Result<(), StoreError> {
     let n = reports.len();
     let w = wraps_of(reports).len();
-    let sql = format!("{REPORTS_INSERT}{}", rows_sql(0, n, 9));
+    let sql = format!("{REPORTS_INSERT}{}", rows_sql(0, n, 8));
     bind_reports(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
         .execute(&mut **tx)
         .await?;
@@ -434,8 +383,12 @@ async fn insert_batch(
     bind_access(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
         .execute(&mut **tx)
         .await?;
-    let sql = format!("{ITEMS_INSERT}{}", rows_sql(0, n, 6));
+    let sql = format!("{ITEMS_INSERT}{}", rows_sql(0, n, 8));
     bind_items(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
+        .execute(&mut **tx)
+        .await?;
+    let sql = format!("{HEADS_INSERT}{}", rows_sql(0, n, 4));
+    bind_heads(sqlx::query(sqlx::AssertSqlSafe(sql)), reports)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -453,38 +406,23 @@ async fn insert_batch_pg(pool: &sqlx::AnyPool, reports: &[&NewReport]) -> Result
         at += rows * cols;
         s
     };
-    let reports_sql = part(REPORTS_INSERT, n, 9);
+    let reports_sql = part(REPORTS_INSERT, n, 8);
     let wraps_sql = (w > 0).then(|| part(WRAPS_INSERT, w, 4));
     let access_sql = part(ACCESS_INSERT, n, 6);
-    let items_sql = part(ITEMS_INSERT, n, 6);
+    let items_sql = part(ITEMS_INSERT, n, 8);
+    let heads_sql = part(HEADS_INSERT, n, 4);
     let mut sql = format!("WITH r AS ({reports_sql})");
     if let Some(ws) = &wraps_sql {
         sql.push_str(&format!(", w AS ({ws})"));
     }
-    sql.push_str(&format!(", a AS ({access_sql}) {items_sql}"));
+    sql.push_str(&format!(
+        ", a AS ({access_sql}), i AS ({items_sql}) {heads_sql}"
+    ));
     let mut q = bind_reports(sqlx::query(sqlx::AssertSqlSafe(sql)), reports);
     if wraps_sql.is_some() {
         q = bind_wraps(q, reports);
     }
-    q = bind_items(bind_access(q, reports), reports);
+    q = bind_heads(bind_items(bind_access(q, reports), reports), reports);
     q.execute(pool).await?;
-    Ok(())
-}
-
-async fn insert_item(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    report: ReportId,
-    seq: i64,
-    item: &NewItem,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO items (id, report_id, seq, kind, direction, sealed) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(item.id.to_string())
-        .bind(report.to_string())
-        .bind(seq)
-        .bind(item.kind as i16)
-        .bind(item.direction as i16)
-        .bind(&item.sealed)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }

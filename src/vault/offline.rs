@@ -74,6 +74,7 @@ fn aad() -> ItemAad {
         item_id: [0; 16],
         direction: 0,
         seq: 0,
+        prev: [0; 32],
     }
 }
 

@@ -23,7 +23,11 @@ fn report(id: ReportId, tag: u8) -> NewReport {
             kind: ItemKind::Tip,
             direction: Direction::ReporterToStaff,
             sealed: vec![5; 600],
+            prev: [0; 32],
+            day: 20_000,
+            idem: None,
         },
+        head: (vec![6; 100], vec![7; 64]),
     }
 }
 

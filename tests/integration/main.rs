@@ -11,6 +11,9 @@ mod at_rest;
 mod bad_input;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
+/// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
+/// pagination, reporter-only SQL, idempotent messages) (issue 5, sections 3 and 4).
+mod conversation;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Abuse bounds: a flood of wrong codes does not stop submissions or exhaust memory.

@@ -4,7 +4,7 @@ use bisik::crypto::envelope;
 use bisik::crypto::primitives::{SecretKey32, fingerprint_display};
 use bisik::crypto::recipients::{Recipient, RecipientList};
 use bisik::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
-use bisik::domain::{Direction, ItemId, ItemKind, ReportId};
+use bisik::domain::{Direction, ReportId};
 use bisik::vault::offline::OfflineKeys;
 use bisik::vault::unwrap::unwrap;
 use serde_json::json;
@@ -203,8 +203,9 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
         &kr_wrap.wrapped,
     )
     .expect("supervisor opens K_r");
-    let tip = store.items(id, &[]).await.unwrap().remove(0);
-    let aad = bisik::intake::reports::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq);
+    let tip = store.items(id).await.unwrap().remove(0);
+    let aad =
+        bisik::intake::reports::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev);
     let plain = envelope::open(&k_r, &aad, &tip.sealed).unwrap();
     assert!(String::from_utf8_lossy(&plain).contains("untuk koordinator"));
     // The signed header names the supervisor.
@@ -351,50 +352,35 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
     .unwrap();
     assert!(from_code == k_r);
 
-    // The desk (standing in: it does not exist yet) creates K_s, wraps it to escrow and seals a
-    // staff-only note under it. The reporter's K_r does not open it and the reporter never
-    // sees it; escrow recovery does.
-    let k_s = SecretKey32::random();
+    // Someone with database write access (standing in for the desk, which does not exist yet)
+    // creates K_s, wraps it to escrow and seals a staff-only note under it. The reporter's K_r
+    // does not open it and the reporter never sees it; and since nothing can vouch for a K_s
+    // until staff keys exist, escrow recovery refuses the report instead of printing the note
+    // as verified (issue 5, "Conversation integrity").
+    let k_s = crate::conversation::plant_staff_note(
+        &app,
+        &store,
+        id,
+        "CATATAN INTERNAL: informan dikenal",
+    )
+    .await;
     assert!(k_s != k_r);
-    let ks_wrap =
-        bisik::crypto::wrap::wrap_to(&pinned.escrow, &id.bytes(), Purpose::StaffKey, &k_s).unwrap();
-    sqlx::query("INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, 2, $3)")
-        .bind(id.to_string())
-        .bind(hex::encode(pinned.escrow.fingerprint()))
-        .bind(ks_wrap)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let note_text = "CATATAN INTERNAL: informan dikenal";
-    let seq = store
-        .append_item(id, |seq| {
-            let item = ItemId::new();
-            bisik::store::NewItem {
-                id: item,
-                kind: ItemKind::Note,
-                direction: Direction::StaffOnly,
-                sealed: envelope::seal(
-                    &k_s,
-                    &bisik::intake::reports::item_aad(
-                        id,
-                        item,
-                        ItemKind::Note,
-                        Direction::StaffOnly,
-                        seq,
-                    ),
-                    note_text.as_bytes(),
-                ),
-            }
-        })
-        .await
-        .unwrap();
     let note = store
-        .items(id, &[Direction::StaffOnly])
+        .items(id)
         .await
         .unwrap()
-        .remove(0);
-    assert_eq!(note.seq, seq);
-    let aad = bisik::intake::reports::item_aad(id, note.id, note.kind, note.direction, note.seq);
+        .into_iter()
+        .find(|i| i.direction == Direction::StaffOnly)
+        .unwrap();
+    let aad = bisik::intake::reports::item_aad(
+        id,
+        note.id,
+        note.kind,
+        note.direction,
+        note.seq,
+        note.prev,
+    );
+    assert!(envelope::open(&k_s, &aad, &note.sealed).is_ok());
     assert!(
         envelope::open(&k_r, &aad, &note.sealed).is_err(),
         "K_r must not open a K_s item"
@@ -403,12 +389,14 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
     assert_eq!(s, 200);
     assert!(!v.to_string().contains("INTERNAL"), "{v}");
     let out = app.recover(&id.to_string());
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CATATAN INTERNAL"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("staff key (K_s)"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("CATATAN INTERNAL"));
     store.close().await;
 }
 

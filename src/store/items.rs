@@ -1,0 +1,264 @@
+//! A report's sealed items and the signed heads of their hash chain (src/crypto/chain.rs).
+//!
+//! Appending never touches `reports`: the next sequence number comes from the latest signed
+//! head, and two appenders racing for the same number are told apart by the uniqueness of
+//! `items (report_id, seq)` and `item_heads (report_id, item_count)`: the loser gets
+//! [`Appended::Conflict`] and starts again from the new head, so the chain never forks.
+//! Heads are insert-only rows (the intake's PostgreSQL role has no UPDATE or DELETE on them).
+
+use super::reports::{NewItem, corrupt};
+use super::{Store, StoreError};
+use crate::domain::{Direction, ItemId, ItemKind, ReportId};
+
+/// A stored sealed item.
+#[derive(Debug, Clone)]
+pub struct ItemRow {
+    /// Item id.
+    pub id: ItemId,
+    /// Sequence number.
+    pub seq: i64,
+    /// Kind.
+    pub kind: ItemKind,
+    /// Direction.
+    pub direction: Direction,
+    /// Sealed bytes.
+    pub sealed: Vec<u8>,
+    /// Hash of the previous item, as bound into the AAD.
+    pub prev: [u8; 32],
+    /// Day written.
+    pub day: Option<i64>,
+}
+
+/// A stored chain head.
+#[derive(Debug, Clone)]
+pub struct HeadRow {
+    /// The item count the row is keyed by (the head's own bytes say it again, signed).
+    pub count: i64,
+    /// Canonical head bytes.
+    pub head: Vec<u8>,
+    /// Signature.
+    pub sig: Vec<u8>,
+}
+
+/// A stored statement vouching for a report key.
+#[derive(Debug, Clone)]
+pub struct KeyStatementRow {
+    /// Purpose code of the key.
+    pub purpose: i16,
+    /// Canonical statement bytes.
+    pub statement: Vec<u8>,
+    /// Signature.
+    pub sig: Vec<u8>,
+}
+
+/// A per-report daily limit on one kind of item, checked inside the appending transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// The day counted.
+    pub day: i64,
+    /// Items of the item's kind and direction allowed on that day.
+    pub max: i64,
+}
+
+/// What [`Store::append_item`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored.
+    Stored,
+    /// An item with the same idempotency key was already stored, on this day: nothing new.
+    Duplicate(i64),
+    /// The quota for the day is used up; nothing stored.
+    QuotaExceeded,
+    /// Another appender took this sequence number first; read the new head and try again.
+    Conflict,
+}
+
+type RawItem = (String, i64, i16, i16, Vec<u8>, Option<Vec<u8>>, Option<i64>);
+
+fn item_row(r: RawItem) -> Result<ItemRow, StoreError> {
+    let (id, seq, kind, direction, sealed, prev, day) = r;
+    Ok(ItemRow {
+        id: ItemId::parse(&id).ok_or_else(|| corrupt("items.id"))?,
+        seq,
+        kind: ItemKind::from_code(kind).ok_or_else(|| corrupt("items.kind"))?,
+        direction: Direction::from_code(direction).ok_or_else(|| corrupt("items.direction"))?,
+        sealed,
+        prev: prev
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| corrupt("items.prev"))?,
+        day,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, seq, kind, direction, sealed, prev, day";
+
+/// Whether an error means another writer got there first: a unique violation (PostgreSQL, or
+/// SQLite inside one snapshot), or SQLite refusing to upgrade a stale read snapshot to a write
+/// (SQLITE_BUSY and its extended codes, SQLITE_LOCKED).
+fn is_conflict(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else {
+        return false;
+    };
+    d.is_unique_violation() || matches!(d.code().as_deref(), Some("5" | "6" | "261" | "517"))
+}
+
+impl Store {
+    /// Every item of a report, in chain order (recovery, later the desk).
+    pub async fn items(&self, id: ReportId) -> Result<Vec<ItemRow>, StoreError> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE report_id = $1 ORDER BY seq");
+        let rows: Vec<RawItem> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(item_row).collect()
+    }
+
+    /// One page of what a reporter may see: messages from and to the reporter, newest first,
+    /// never a staff-only item (the SQL selects nothing else). Returns the page and how many
+    /// such messages the report has in all.
+    pub async fn reporter_messages(
+        &self,
+        id: ReportId,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ItemRow>, i64), StoreError> {
+        const VISIBLE: &str = "report_id = $1 AND kind = $2 AND direction IN ($3, $4)";
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE {VISIBLE} ORDER BY seq DESC LIMIT $5 OFFSET $6"
+        );
+        let rows: Vec<RawItem> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .bind(ItemKind::Message as i16)
+            .bind(Direction::ReporterToStaff as i16)
+            .bind(Direction::StaffToReporter as i16)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM items WHERE {VISIBLE}"
+        )))
+        .bind(id.to_string())
+        .bind(ItemKind::Message as i16)
+        .bind(Direction::ReporterToStaff as i16)
+        .bind(Direction::StaffToReporter as i16)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            rows.into_iter().map(item_row).collect::<Result<_, _>>()?,
+            total,
+        ))
+    }
+
+    /// The head with the highest count: the one that says where the chain ends.
+    pub async fn latest_head(&self, id: ReportId) -> Result<Option<HeadRow>, StoreError> {
+        let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT item_count, head, sig FROM item_heads WHERE report_id = $1 \
+             ORDER BY item_count DESC LIMIT 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(count, head, sig)| HeadRow { count, head, sig }))
+    }
+
+    /// Statements vouching for a report's keys.
+    pub async fn key_statements(&self, id: ReportId) -> Result<Vec<KeyStatementRow>, StoreError> {
+        let rows: Vec<(i16, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT purpose, statement, sig FROM report_key_statements WHERE report_id = $1 \
+             ORDER BY purpose",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(purpose, statement, sig)| KeyStatementRow {
+                purpose,
+                statement,
+                sig,
+            })
+            .collect())
+    }
+
+    /// Appends `item` as number `seq` together with the head that now ends the chain, in one
+    /// transaction. With an idempotency key, an item already stored under it wins; with a
+    /// quota, the day's items of this kind and direction are counted first. Nothing in
+    /// `reports` changes.
+    pub async fn append_item(
+        &self,
+        id: ReportId,
+        seq: i64,
+        item: &NewItem,
+        head: (&[u8], &[u8]),
+        quota: Option<Quota>,
+    ) -> Result<Appended, StoreError> {
+        match self.try_append(id, seq, item, head, quota).await {
+            Err(StoreError::Db(e)) if is_conflict(&e) => Ok(Appended::Conflict),
+            other => other,
+        }
+    }
+
+    async fn try_append(
+        &self,
+        id: ReportId,
+        seq: i64,
+        item: &NewItem,
+        (head, sig): (&[u8], &[u8]),
+        quota: Option<Quota>,
+    ) -> Result<Appended, StoreError> {
+        let rid = id.to_string();
+        let mut tx = self.pool.begin().await?;
+        if let Some(idem) = &item.idem {
+            let seen: Option<(Option<i64>,)> =
+                sqlx::query_as("SELECT day FROM items WHERE report_id = $1 AND idem = $2")
+                    .bind(&rid)
+                    .bind(idem.to_vec())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((day,)) = seen {
+                return Ok(Appended::Duplicate(day.unwrap_or(item.day)));
+            }
+        }
+        if let Some(q) = quota {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM items WHERE report_id = $1 AND kind = $2 AND direction = $3 AND day = $4",
+            )
+            .bind(&rid)
+            .bind(item.kind as i16)
+            .bind(item.direction as i16)
+            .bind(q.day)
+            .fetch_one(&mut *tx)
+            .await?;
+            if n >= q.max {
+                return Ok(Appended::QuotaExceeded);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO items (id, report_id, seq, kind, direction, sealed, prev, day, idem) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(item.id.to_string())
+        .bind(&rid)
+        .bind(seq)
+        .bind(item.kind as i16)
+        .bind(item.direction as i16)
+        .bind(&item.sealed)
+        .bind(item.prev.to_vec())
+        .bind(item.day)
+        .bind(item.idem.map(|k| k.to_vec()))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO item_heads (report_id, item_count, head, sig) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&rid)
+        .bind(seq + 1)
+        .bind(head)
+        .bind(sig)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Appended::Stored)
+    }
+}
