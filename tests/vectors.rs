@@ -7,6 +7,7 @@
 //! repeated key all fail, and every result a subject can give must appear in its file at least
 //! once. The file headers describe the format and how the values were made.
 
+use bisik::crypto::chain::{ChainHead, KeyStatement, item_hash, signer_fingerprint};
 use bisik::crypto::code::{CodeError, FollowupCode, contains_code_run, damm_interim};
 use bisik::crypto::envelope::{
     self, ENVELOPE_VERSION, ItemAad, MIN_BUCKET, bucket, seal_with_nonce,
@@ -25,7 +26,15 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The subjects, each a file `tests/vectors/<subject>.txt` and a test below.
-const SUBJECTS: &[&str] = &["code", "envelope", "header", "recipients", "wrap", "kdf"];
+const SUBJECTS: &[&str] = &[
+    "code",
+    "envelope",
+    "header",
+    "recipients",
+    "wrap",
+    "kdf",
+    "chain",
+];
 
 type Res<T = ()> = Result<T, String>;
 
@@ -871,4 +880,89 @@ fn check_kdf(b: &mut Block) -> Res {
     ensure_eq("derived version", s.version, version)?;
     ensure_hex("tag", &s.tag, &tag)?;
     ensure_hex("kek", s.kek.expose(), kek.expose())
+}
+
+// ---------------------------------------------------------------------------------------------
+// chain.txt
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn chain() {
+    run(
+        "chain",
+        &["ok", "authentication failure", "malformed"],
+        check_chain,
+    );
+}
+
+fn check_chain(b: &mut Block) -> Res {
+    match b.get("op")?.as_str() {
+        "item hash" => {
+            b.outcome("ok", " (an item hash block always expects ok)")?;
+            let aad = item_aad(b, "")?;
+            ensure_hex("aad encoding", &aad.encode(), &b.hex("aad")?)?;
+            ensure_hex(
+                "item_hash",
+                &item_hash(&aad, &b.hex("sealed")?),
+                &b.hex("hash")?,
+            )
+        }
+        "sign head" => {
+            b.outcome("ok", " (a sign block always expects ok)")?;
+            let key = SigningKey::from_bytes(&b.arr("signer_seed")?);
+            let public = verifying_key(b, "signer_public")?;
+            ensure_eq("public key of signer_seed", key.verifying_key(), public)?;
+            let (bytes, sig) = ChainHead::sign(
+                b.arr("report_id")?,
+                b.num("count")?,
+                b.arr("last_hash")?,
+                &key,
+            );
+            ensure_hex("encoding", &bytes, &b.hex("encoding")?)?;
+            ensure_hex("signature", &sig, &b.hex("signature")?)?;
+            let signer: [u8; 32] = b.arr("signer")?;
+            ensure_hex("signer_fingerprint", &signer_fingerprint(&public), &signer)?;
+            let head = ChainHead::verify(&bytes, &sig, &public)
+                .map_err(|e| format!("verify of a fresh head: {e}"))?;
+            ensure_hex("signer field", &head.signer, &signer)
+        }
+        "verify head" => {
+            let public = verifying_key(b, "public")?;
+            let r = ChainHead::verify(&b.hex("encoding")?, &b.hex("signature")?, &public);
+            let (got, detail) = crypto_outcome(&r);
+            b.outcome(got, &detail)
+        }
+        "sign key statement" => {
+            b.outcome("ok", " (a sign block always expects ok)")?;
+            let key = SigningKey::from_bytes(&b.arr("signer_seed")?);
+            let public = verifying_key(b, "signer_public")?;
+            ensure_eq("public key of signer_seed", key.verifying_key(), public)?;
+            let report_id: [u8; 16] = b.arr("report_id")?;
+            let commitment: [u8; 32] = b.arr("commitment")?;
+            ensure_hex(
+                "key_commitment",
+                &key_commitment(&report_id, &b.secret("k")?),
+                &commitment,
+            )?;
+            let (bytes, sig) = KeyStatement {
+                report_id,
+                purpose: b.num("purpose")?,
+                commitment,
+                signer: [0; 32],
+            }
+            .sign(&key);
+            ensure_hex("encoding", &bytes, &b.hex("encoding")?)?;
+            ensure_hex("signature", &sig, &b.hex("signature")?)?;
+            let st = KeyStatement::verify(&bytes, &sig, &public)
+                .map_err(|e| format!("verify of a fresh statement: {e}"))?;
+            ensure_hex("signer field", &st.signer, &b.arr::<32>("signer")?)
+        }
+        "verify key statement" => {
+            let public = verifying_key(b, "public")?;
+            let r = KeyStatement::verify(&b.hex("encoding")?, &b.hex("signature")?, &public);
+            let (got, detail) = crypto_outcome(&r);
+            b.outcome(got, &detail)
+        }
+        op => Err(format!("unknown op `{op}`")),
+    }
 }
