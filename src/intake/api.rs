@@ -329,6 +329,7 @@ async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, Api
         (status = 200, description = "Status and one page of messages, newest first, with the count of older ones", body = FollowupResponse),
         (status = 400, description = "Malformed code (answered at once) or body", body = ErrorBody),
         (status = 404, description = "Unknown, revoked or expired code (one identical answer)", body = ErrorBody),
+        (status = 422, description = "A field is unknown or of the wrong type, or page is above 100000", body = ErrorBody),
         (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody),
     )
 )]
