@@ -6,7 +6,8 @@
 //!
 //! - [`crypto`]: primitives, sealed items ([`crypto::envelope`]), the follow-up code
 //!   ([`crypto::code`]) and its Argon2id KDF ([`crypto::kdf`]), HPKE wraps *to* public keys
-//!   ([`crypto::wrap`]), the signed report header and recipient list. Imports nothing above it.
+//!   ([`crypto::wrap`]), the signed report header and recipient list, and the hash chain over a
+//!   report's items with its signed heads ([`crypto::chain`]). Imports nothing above it.
 //! - [`vault`]: the only code that *opens* keys (offline escrow/organisation container, HPKE
 //!   unwrap). Used by the CLI ceremonies and recovery, later by the desk; never by the intake.
 //! - [`domain`]: id newtypes, report states and the coarse status a reporter sees.
