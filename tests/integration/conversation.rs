@@ -18,6 +18,7 @@ on_both!(
     deleting_the_last_item_is_detected,
     reordering_two_items_is_detected,
     a_planted_staff_key_and_note_are_refused,
+    the_intake_never_extends_a_head_it_cannot_verify,
     a_changed_head_byte_is_detected,
     racing_appenders_never_fork_the_chain,
     daily_message_quota,
@@ -273,6 +274,29 @@ async fn a_planted_staff_key_and_note_are_refused(b: Backend) {
     plant_staff_note(&app, &store, rid, "CATATAN PALSU").await;
     refused(&app.recover(&id), "staff key (K_s)");
     assert!(String::from_utf8_lossy(&app.recover(&id).stderr).contains("unauthenticated"));
+    store.close().await;
+}
+
+/// A planted item with a head of its own is not laundered by the next reporter message: the
+/// intake would otherwise sign a head over it. It refuses to append (500, a log line without
+/// ids) and stores nothing.
+async fn the_intake_never_extends_a_head_it_cannot_verify(b: Backend) {
+    let app = TestApp::start(b).await;
+    let (code, id) = report_with_messages(&app, 1).await;
+    let store = app.store().await;
+    let rid = ReportId::parse(&id).unwrap();
+    plant_staff_note(&app, &store, rid, "CATATAN PALSU").await;
+    let before = store.items(rid).await.unwrap().len();
+    let (s, _) = send(&app, &code, "pesan setelah penanaman", None).await;
+    assert_eq!(s, 500);
+    assert!(app.logs().contains("a chain head does not verify"));
+    assert!(!app.logs().contains(&id), "the log names no report");
+    assert_eq!(
+        store.items(rid).await.unwrap().len(),
+        before,
+        "nothing appended"
+    );
+    refused(&app.recover(&id), "staff key (K_s)");
     store.close().await;
 }
 
