@@ -36,6 +36,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where key files live.
     pub keys_dir: PathBuf,
+    /// Where `keys init` writes the offline passphrase when stdout is not a terminal. Never
+    /// inside keys_dir, so a copy of keys/ (which holds `offline.sealed`) does not also hold
+    /// its passphrase. Default: the directory that contains keys_dir.
+    pub offline_passphrase_dir: Option<PathBuf>,
     /// Reports database URL; defaults to SQLite in data_dir.
     pub database_url: Option<String>,
     /// Desk database URL; defaults to data_dir/desk.db, or the same PostgreSQL database.
@@ -206,6 +210,7 @@ impl Default for Config {
         Config {
             data_dir: "data".into(),
             keys_dir: "keys".into(),
+            offline_passphrase_dir: None,
             database_url: None,
             desk_database_url: None,
             intake_listen: "127.0.0.1:8080".into(),
@@ -295,6 +300,9 @@ impl Config {
         if let Some(v) = env("BISIK_KEYS_DIR") {
             self.keys_dir = v.into();
         }
+        if let Some(v) = env("BISIK_OFFLINE_PASSPHRASE_DIR") {
+            self.offline_passphrase_dir = Some(v.into());
+        }
         if let Some(v) = env("DATABASE_URL") {
             self.database_url = Some(v);
         }
@@ -371,6 +379,14 @@ impl Config {
         {
             return Err(bad(format!(
                 "setting metrics_listen (BISIK_METRICS_LISTEN) must be a loopback address such as 127.0.0.1:9180, got {m:?}"
+            )));
+        }
+        let pass_dir = self.offline_passphrase_dir();
+        if pass_dir.starts_with(&self.keys_dir) {
+            return Err(bad(format!(
+                "setting offline_passphrase_dir (BISIK_OFFLINE_PASSPHRASE_DIR) must be outside keys_dir {}, got {}",
+                self.keys_dir.display(),
+                pass_dir.display()
             )));
         }
         crate::store::backend_of(&self.database_url())
@@ -465,6 +481,18 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Where the offline passphrase file goes: the configured directory, or the one that
+    /// contains keys_dir (`.` for the default `keys`).
+    pub fn offline_passphrase_dir(&self) -> PathBuf {
+        if let Some(d) = &self.offline_passphrase_dir {
+            return d.clone();
+        }
+        match self.keys_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// The reports database URL.

@@ -22,6 +22,10 @@ fn bad_settings_get_one_sentence_naming_them() {
         (("BISIK_INTAKE_LISTEN", "everywhere"), "intake_listen"),
         (("BISIK_LOG", "loud"), "log_level"),
         (
+            ("BISIK_OFFLINE_PASSPHRASE_DIR", "keys/paper"),
+            "offline_passphrase_dir",
+        ),
+        (
             ("DATABASE_URL", "mysql://root@localhost/bisik"),
             "DATABASE_URL",
         ),
@@ -71,24 +75,30 @@ fn keys_init_refuses_to_overwrite_and_keeps_secrets_private() {
         "{stdout}"
     );
     let keys = dir.path().join("keys");
-    let pass_file = crate::support::passphrase_file_in(&keys);
+    // Outside keys/: a copy of keys/ (which holds offline.sealed) is not also its passphrase.
+    let pass_file = crate::support::passphrase_file_in(dir.path());
+    assert!(
+        std::fs::read_dir(&keys).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("offline-passphrase-")),
+        "no passphrase file inside keys/"
+    );
     let pass = std::fs::read_to_string(&pass_file).unwrap();
     assert!(
         !stdout.contains(pass.trim()),
         "the passphrase itself is not printed to a non-terminal"
     );
     assert_eq!(pass.trim().len(), 34, "28 symbols in 7 groups");
-    for name in [
-        "intake.key",
-        "intake.pepper",
-        "offline.sealed",
-        pass_file.file_name().unwrap().to_str().unwrap(),
+    for path in [
+        keys.join("intake.key"),
+        keys.join("intake.pepper"),
+        keys.join("offline.sealed"),
+        pass_file.clone(),
     ] {
-        let mode = std::fs::metadata(keys.join(name))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let name = path.display();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{name}");
     }
     assert_eq!(
@@ -159,4 +169,100 @@ fn unknown_report_and_bad_id_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a report id"));
+}
+
+/// Runs a server command that is expected to refuse to start; kills it (and fails) if it is
+/// still running after a minute.
+fn run_expecting_exit(app: &TestApp, command: &str) -> std::process::Output {
+    use std::process::Stdio;
+    let mut cmd = Command::new(bin());
+    cmd.arg(command)
+        .current_dir(app.path())
+        .env_remove("DATABASE_URL")
+        .envs(app.env.iter().cloned())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`bisik {command}` started instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 5, section 7: with keys/ emptied (lost, or a wrong BISIK_KEYS_DIR) over a database that
+/// holds reports, neither `serve` nor `intake` makes new keys; each refuses with one sentence and
+/// exit 78, and keys/ stays empty.
+async fn keys_are_never_silently_replaced(b: Backend) {
+    let mut app = TestApp::start(b).await;
+    let code = app
+        .submit(serde_json::json!({"description": "kunci lama"}))
+        .await;
+    app.stop();
+    let saved = app.path().join("keys-backup");
+    std::fs::rename(app.keys_dir(), &saved).unwrap();
+    std::fs::create_dir(app.keys_dir()).unwrap();
+    for command in ["serve", "intake", "init"] {
+        let out = run_expecting_exit(&app, command);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{command}: {err}");
+        let last = err.trim().lines().last().unwrap_or("");
+        assert!(
+            last.contains("already holds 1 report") && last.contains("restore"),
+            "{command}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(app.keys_dir()).unwrap().count(),
+            0,
+            "{command} wrote new keys"
+        );
+    }
+    // With the keys restored, the old code opens its report again.
+    std::fs::remove_dir(app.keys_dir()).unwrap();
+    std::fs::rename(&saved, app.keys_dir()).unwrap();
+    app.launch("serve").await;
+    assert_eq!(app.followup(&code).await.0, 200);
+}
+crate::on_both!(keys_are_never_silently_replaced);
+
+/// The intake's "no keys" sentence never sends the operator to run `keys init` in the intake's
+/// own folder, which would leave offline.sealed beside the intake.
+#[tokio::test]
+async fn intake_without_keys_does_not_suggest_init_in_its_folder() {
+    let app = TestApp::prepare(Backend::Sqlite).await;
+    let out = run_expecting_exit(&app, "intake");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("never in the intake's own keys folder"),
+        "{err}"
+    );
+    assert!(!err.contains("run `bisik keys init`"), "{err}");
+    assert!(!app.keys_dir().join("offline.sealed").exists());
+}
+
+/// A public listen address is allowed (a deployment may have reasons) but logged with why.
+#[tokio::test]
+async fn public_listen_address_is_warned_about() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        crate::support::Opts {
+            env: vec![("BISIK_INTAKE_LISTEN", "0.0.0.0:0".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let logs = app.logs();
+    assert!(
+        logs.contains("is not a loopback address") && logs.contains("plain HTTP"),
+        "{logs}"
+    );
+    let quiet = TestApp::start(Backend::Sqlite).await;
+    assert!(!quiet.logs().contains("is not a loopback address"));
 }

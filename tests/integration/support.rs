@@ -410,9 +410,10 @@ impl TestApp {
         child.wait_with_output().unwrap()
     }
 
-    /// The offline passphrase that first-run initialisation wrote (stdout was not a terminal).
+    /// The offline passphrase that first-run initialisation wrote (stdout was not a terminal),
+    /// beside keys/ rather than in it.
     pub fn passphrase_file(&self) -> PathBuf {
-        passphrase_file_in(&self.keys_dir())
+        passphrase_file_in(self.path())
     }
 
     pub fn passphrase(&self) -> String {
