@@ -66,6 +66,32 @@ pub struct Config {
     pub kdf: Kdf,
     /// Request limits.
     pub limits: Limits,
+    /// Free-disk watermarks.
+    pub disk: Disk,
+}
+
+/// Free-disk watermarks (issue 5, section 4). Below `messages_min_free_mib` new messages get
+/// 503; below the lower `submissions_min_free_mib` new tips do too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Disk {
+    /// A path on the file system to watch; default data_dir (where SQLite lives). With
+    /// PostgreSQL on this host, point it at the database's data directory.
+    pub path: Option<PathBuf>,
+    /// MiB free below which new messages are refused.
+    pub messages_min_free_mib: u64,
+    /// MiB free below which new submissions are refused too; at most `messages_min_free_mib`.
+    pub submissions_min_free_mib: u64,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Disk {
+            path: None,
+            messages_min_free_mib: 1024,
+            submissions_min_free_mib: 256,
+        }
+    }
 }
 
 /// The unit.
@@ -227,6 +253,7 @@ impl Default for Config {
             reporter: Reporter::default(),
             kdf: Kdf::default(),
             limits: Limits::default(),
+            disk: Disk::default(),
         }
     }
 }
@@ -436,6 +463,12 @@ impl Config {
             return Err(bad(format!(
                 "setting limits.request_timeout_secs must be between 1 and 300, got {}",
                 self.limits.request_timeout_secs
+            )));
+        }
+        if self.disk.submissions_min_free_mib > self.disk.messages_min_free_mib {
+            return Err(bad(format!(
+                "setting disk.submissions_min_free_mib ({}) must not exceed disk.messages_min_free_mib ({}): tips are refused last",
+                self.disk.submissions_min_free_mib, self.disk.messages_min_free_mib
             )));
         }
         if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {

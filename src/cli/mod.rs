@@ -2,6 +2,7 @@
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
 mod keys;
+mod logging;
 mod secrets;
 
 use crate::config::Config;
@@ -115,18 +116,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     })
 }
 
-/// Logging to stderr (journald in production). The configured level applies to Bisik's own
-/// code only; every library is capped at `warn`, so no HTTP or database crate can log a request
-/// head, a header or a query parameter, however verbose the operator makes it (I2).
+/// Logging to stderr; see [`logging`].
 fn init_logging(level: &str) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,bisik={level}"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    logging::init(level);
 }
 
 async fn connect(cfg: &Config, schema: Schema) -> Result<Store, Failure> {

@@ -7,6 +7,7 @@
 //! none can log a request head, and no response sets a cookie.
 
 pub mod api;
+pub mod disk;
 pub mod kdf_pool;
 pub mod recipients;
 pub mod reports;
@@ -38,6 +39,8 @@ pub struct IntakeState {
     pub secrets: IntakeSecrets,
     /// Certified recipients.
     pub recipients: recipients::Recipients,
+    /// Free-disk watermarks.
+    pub disk: disk::DiskWatch,
 }
 
 impl IntakeState {
@@ -61,7 +64,16 @@ impl IntakeState {
         kdf.spawn_refill();
         let recipients =
             recipients::Recipients::new(cfg.keys_dir.clone(), keys.org, keys.escrow.clone());
+        let disk = disk::DiskWatch::new(
+            cfg.disk
+                .path
+                .clone()
+                .unwrap_or_else(|| cfg.data_dir.clone()),
+            cfg.disk.messages_min_free_mib,
+            cfg.disk.submissions_min_free_mib,
+        );
         Arc::new(IntakeState {
+            disk,
             cfg,
             committer: crate::store::Committer::spawn(store.clone()),
             store,
@@ -164,11 +176,19 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The metrics listener: loopback only (config refuses anything else) and behind a bearer
+/// token from keys/ (`metrics.token`), so another local user or a request forged through a
+/// proxy on this host cannot read it. Chosen over a Unix socket because Prometheus scrapes
+/// only TCP, and reads the token with `authorization: { credentials_file: ... }`.
 fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_web::dev::Server> {
+    let token = crate::keyfiles::metrics_token(&state.cfg.keys_dir)
+        .map_err(|e| anyhow::anyhow!("metrics_listen needs a token: {e}"))?;
+    let expected = web::Data::new(MetricsToken(format!("Bearer {}", token.as_str())));
     let data = web::Data::from(state);
     let srv = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(expected.clone())
             .route("/metrics", web::get().to(metrics))
     })
     .workers(1)
@@ -181,24 +201,82 @@ fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_w
     Ok(srv.run())
 }
 
-/// Operational counters in Prometheus text format. Counts only; nothing per request.
-async fn metrics(st: web::Data<IntakeState>) -> HttpResponse {
-    use std::sync::atomic::Ordering::Relaxed;
-    let m = &st.kdf.metrics;
-    let body = format!(
-        "bisik_submissions_total {}\nbisik_stock_hits_total {}\nbisik_stock_misses_total {}\nbisik_stock_level {}\n\
-         bisik_followups_ok_total {}\nbisik_followups_failed_total {}\nbisik_followups_shed_total {}\n\
-         bisik_followup_alarms_total {}\nbisik_followup_alarm {}\n",
-        m.submissions.load(Relaxed),
-        m.stock_hits.load(Relaxed),
-        m.stock_misses.load(Relaxed),
-        st.kdf.stock_level(),
-        m.followups_ok.load(Relaxed),
-        m.followups_failed.load(Relaxed),
-        m.followups_shed.load(Relaxed),
-        m.alarms.load(Relaxed),
-        u8::from(st.kdf.alarmed()),
-    );
+/// `Authorization` value the scraper must send.
+struct MetricsToken(String);
+
+impl Drop for MetricsToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Operational gauges in Prometheus text format. Only states an operator acts on, each coarse:
+/// no counter of submissions, follow-ups or stock draws, since a counter scraped every 15 s
+/// time-stamps each event (I1, issue 5 section 5).
+async fn metrics(
+    st: web::Data<IntakeState>,
+    token: web::Data<MetricsToken>,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    use subtle::ConstantTimeEq;
+    let given = req
+        .headers()
+        .get("authorization")
+        .map(|v| v.as_bytes())
+        .unwrap_or(b"");
+    if !bool::from(given.ct_eq(token.0.as_bytes())) {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer"))
+            .finish();
+    }
+    let stock = st.kdf.stock_level();
+    let stock_step = if stock == 0 {
+        0
+    } else if stock * 2 < st.cfg.kdf.stock_size {
+        1
+    } else {
+        2
+    };
+    let disk_state = match st.disk.state() {
+        disk::DiskState::Ok => 0,
+        disk::DiskState::MessagesRefused => 1,
+        disk::DiskState::SubmissionsRefused => 2,
+    };
+    let mut body = String::new();
+    for (name, help, value) in [
+        (
+            "bisik_followup_alarm",
+            "1 while the follow-up guessing alarm is raised.",
+            u64::from(st.kdf.alarmed()),
+        ),
+        (
+            "bisik_followup_shedding",
+            "1 if any follow-up was refused with 503 in the last minute.",
+            u64::from(st.kdf.metrics.shedding()),
+        ),
+        (
+            "bisik_stock_step",
+            "Precomputed codes in stock, coarse: 0 empty, 1 under half, 2 half or more.",
+            stock_step,
+        ),
+        (
+            "bisik_disk_state",
+            "0 ok, 1 below the message watermark (messages refused), 2 below the submission floor.",
+            disk_state,
+        ),
+    ]
+    .into_iter()
+    .chain(st.disk.free_percent().map(|p| {
+        (
+            "bisik_disk_free_percent",
+            "Free space on the watched file system, whole percent.",
+            p,
+        )
+    })) {
+        body.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

@@ -372,10 +372,19 @@ impl TestApp {
         (s, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The bearer token the metrics listener wants (made at first start in keys/).
+    pub fn metrics_token(&self) -> String {
+        std::fs::read_to_string(self.keys_dir().join("metrics.token"))
+            .expect("metrics.token")
+            .trim()
+            .to_owned()
+    }
+
     pub async fn metric(&self, name: &str) -> u64 {
         let m = self.metrics.as_ref().expect("metrics enabled");
         let text = Self::client()
             .get(format!("http://{m}/metrics"))
+            .bearer_auth(self.metrics_token())
             .send()
             .await
             .unwrap()
