@@ -430,9 +430,7 @@ async fn recover(
         "messages": messages,
         "notes": notes,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).expect("serialisable")
-    );
-    Ok(())
+    let text =
+        zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).expect("serialisable") + "\n");
+    super::write_stdout(text.as_bytes())
 }

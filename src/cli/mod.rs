@@ -3,6 +3,7 @@
 
 mod keys;
 mod logging;
+mod reports;
 mod secrets;
 
 use crate::config::Config;
@@ -41,6 +42,21 @@ pub enum Command {
     /// Key ceremonies and recovery.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Reports in the database (ids for `keys recover`), never their content.
+    #[command(subcommand)]
+    Reports(reports::ReportsCommand),
+}
+
+/// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
+/// output quietly instead of panicking as `println!` does.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(failure(1, format!("cannot write to stdout: {e}"))),
+    }
 }
 
 /// A failure with its exit code.
@@ -112,6 +128,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
             Command::Keys(k) => keys::run(&cfg, k).await,
+            Command::Reports(r) => reports::run(&cfg, r).await,
         }
     })
 }

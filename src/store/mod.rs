@@ -7,9 +7,11 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod committer;
+mod listing;
 mod reports;
 
 pub use committer::Committer;
+pub use listing::ListedReport;
 pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

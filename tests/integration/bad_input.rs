@@ -160,6 +160,19 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
             .unwrap()
             .starts_with("This HTTP method")
     );
+    // The primary subtag decides: a browser-style `en-US` gets English too (issue 5, §9).
+    for q in ["?lang=en-US", "?lang=EN_gb", "?x=1&lang=en-us"] {
+        let r = send(&app, &format!("/api/v1/reports{q}"), j, b"{".to_vec(), &[]).await;
+        assert_eq!(
+            r.1["error"]["message"], "The request body is not valid JSON.",
+            "{q}"
+        );
+    }
+    let other = send(&app, "/api/v1/reports?lang=english", j, b"{".to_vec(), &[]).await;
+    assert_eq!(
+        other.1["error"]["message"],
+        "Isi permintaan bukan JSON yang sah."
+    );
     let id = send(&app, "/api/v1/reports", j, b"{".to_vec(), &[]).await;
     let en = send(&app, "/api/v1/reports?lang=en", j, b"{".to_vec(), &[]).await;
     assert_eq!(

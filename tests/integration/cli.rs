@@ -169,6 +169,24 @@ fn unknown_report_and_bad_id_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a report id"));
+    // An unknown report names the database searched (issue 5, section 9).
+    let pass = crate::support::passphrase_file_in(dir.path());
+    let out = run(
+        dir.path(),
+        &[
+            "keys",
+            "recover",
+            "--report",
+            "00000000-0000-4000-8000-000000000000",
+        ]
+        .into_iter()
+        .chain(["--passphrase-file", pass.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("in the database data/bisik.db"), "{err}");
 }
 
 /// Runs a server command that is expected to refuse to start; kills it (and fails) if it is
@@ -265,4 +283,120 @@ async fn public_listen_address_is_warned_about() {
     );
     let quiet = TestApp::start(Backend::Sqlite).await;
     assert!(!quiet.logs().contains("is not a loopback address"));
+}
+
+/// Issue 5, section 9: `bisik reports list` names every report (id, day, category, status) for
+/// `keys recover`, shows no content, and sorts by declared fields (day, then category, status
+/// and the random id), never by insertion order.
+async fn reports_list_shows_ids_never_content(b: Backend) {
+    let app = TestApp::start(b).await;
+    let secret = crate::support::canary("LIST");
+    for (cat, text) in [
+        ("produksi", secret.as_str()),
+        ("peredaran", "kedua"),
+        ("lainnya", "ketiga"),
+    ] {
+        app.submit(serde_json::json!({"category": cat, "description": text}))
+            .await;
+    }
+    let out = app.cli(&["reports", "list"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(&secret), "content in the listing:\n{text}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let mut ids: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+    let cats: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(cats, ["lainnya", "peredaran", "produksi"], "{text}");
+    assert!(rows.iter().all(|r| r.len() == 4 && r[3] == "new"), "{text}");
+    let today = time::OffsetDateTime::now_utc().date();
+    assert!(rows.iter().all(|r| r[1] == today.to_string()), "{text}");
+    ids.sort();
+    assert_eq!(ids, app.report_ids().await);
+}
+crate::on_both!(reports_list_shows_ids_never_content);
+
+/// `keys recover ... | head` ends quietly when the reader goes away, instead of panicking on
+/// the broken pipe.
+#[tokio::test]
+async fn recover_into_a_closed_pipe_does_not_panic() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.submit(serde_json::json!({"description": "x".repeat(3000)}))
+        .await;
+    let id = app.report_ids().await.remove(0);
+    let mut child = Command::new(bin())
+        .args(["keys", "recover", "--report", &id])
+        .current_dir(app.path())
+        .envs(app.env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before anything is written, as `head` does after its lines.
+    drop(child.stdout.take());
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(app.passphrase().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// Errors name the database they mean, and never print a password from its URL.
+#[tokio::test]
+async fn database_errors_name_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PostgreSQL database that does not exist: a clear sentence saying how to create it.
+    let base = crate::support::pg_base().replace("postgres@", "postgres:hunter2@");
+    let missing = format!("{base}/bisik_missing_{}", std::process::id());
+    let out = run(dir.path(), &["migrate"], &[("DATABASE_URL", &missing)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("bisik_missing_{}", std::process::id()))
+            && err.contains("does not exist")
+            && err.contains("createdb"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    // A SQLite file that cannot be opened: the message names its path.
+    let url = format!("sqlite://{}/no/such/dir/bisik.db", dir.path().display());
+    let out = run(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/no/such/dir/bisik.db"), "{err}");
+}
+
+/// The README's follow-up example must be a code that passes the Damm check, or copying it
+/// gives 400.
+#[test]
+fn readme_codes_pass_the_check_digit() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut found = 0;
+    for (i, _) in readme.match_indices("\"code\":\"") {
+        let rest = &readme[i + 8..];
+        let code = &rest[..rest.find('"').unwrap()];
+        if !code.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        bisik::crypto::code::FollowupCode::parse(code)
+            .unwrap_or_else(|e| panic!("README code {code:?} is refused: {e:?}"));
+        found += 1;
+    }
+    assert!(found >= 2, "the README shows a code to copy");
 }
