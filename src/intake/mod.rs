@@ -141,32 +141,50 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
     let cfg = state.cfg.clone();
     let headers = SecurityHeaders::new(CSP, cfg.reporter.onion_address.as_deref());
     let data = web::Data::from(state.clone());
-    let server = HttpServer::new(move || {
-        let headers = headers.clone();
-        App::new()
-            .app_data(data.clone())
-            .wrap_fn(move |req, srv| {
-                let path = path_of(&req);
-                let headers = headers.clone();
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
-                    headers.apply(&path, &mut res);
-                    Ok(res)
-                }
+    // Built from actix-http and actix-server rather than `HttpServer`, so the socket can be
+    // wrapped: responses that actix-http writes itself (400 on a broken request, 408 on a slow
+    // head) get the security headers too (web::raw_io). No peer address is handed on (I2).
+    let listener = std::net::TcpListener::bind(&cfg.intake_listen).map_err(|e| {
+        anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen)
+    })?;
+    let addr = listener.local_addr()?;
+    let block = headers.raw_block();
+    let request_timeout = Duration::from_secs(cfg.limits.request_timeout_secs);
+    let server = actix_server::Server::build()
+        .workers(cfg.kdf.pool_size.clamp(2, 8))
+        .max_concurrent_connections(cfg.limits.max_connections)
+        .listen("intake", listener, move || {
+            let headers = headers.clone();
+            let block = block.clone();
+            let app = App::new()
+                .app_data(data.clone())
+                .wrap_fn(move |req, srv| {
+                    let path = path_of(&req);
+                    let headers = headers.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        headers.apply(&path, &mut res);
+                        Ok(res)
+                    }
+                })
+                .configure(routes);
+            let http = actix_http::HttpService::build()
+                .keep_alive(Duration::from_secs(15))
+                .client_request_timeout(request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(2))
+                .local_addr(addr)
+                .finish(actix_service::map_config(app, |_| {
+                    actix_web::dev::AppConfig::default()
+                }));
+            use actix_service::ServiceFactoryExt;
+            actix_service::fn_service(move |io: actix_rt::net::TcpStream| {
+                let io = crate::web::raw_io::HeaderedIo::new(io, block.clone());
+                async move { Ok((io, actix_http::Protocol::Http1, None)) }
             })
-            .configure(routes)
-    })
-    .workers(cfg.kdf.pool_size.clamp(2, 8))
-    .max_connections(cfg.limits.max_connections)
-    .client_request_timeout(Duration::from_secs(cfg.limits.request_timeout_secs))
-    .client_disconnect_timeout(Duration::from_secs(2))
-    .keep_alive(Duration::from_secs(15))
-    .bind(&cfg.intake_listen)
-    .map_err(|e| anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen))?;
-    for a in server.addrs() {
-        tracing::info!("intake listening on http://{a}");
-    }
+            .and_then(http)
+        })?;
+    tracing::info!("intake listening on http://{addr}");
     let server = server.run();
     if let Some(m) = &cfg.metrics_listen {
         let ms = metrics_server(state.clone(), m)?;
