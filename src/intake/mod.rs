@@ -200,7 +200,12 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
 /// only TCP, and reads the token with `authorization: { credentials_file: ... }`.
 fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_web::dev::Server> {
     let token = crate::keyfiles::metrics_token(&state.cfg.keys_dir)
-        .map_err(|e| anyhow::anyhow!("metrics_listen needs a token: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "metrics_listen needs a bearer token in {} and it could not be read or made ({e}); create it as root (deploy/config/intake.toml)",
+                state.cfg.keys_dir.join(crate::keyfiles::names::METRICS_TOKEN).display()
+            )
+        })?;
     let expected = web::Data::new(MetricsToken(format!("Bearer {}", token.as_str())));
     let data = web::Data::from(state);
     let srv = HttpServer::new(move || {
