@@ -36,6 +36,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where key files live.
     pub keys_dir: PathBuf,
+    /// Where `keys init` writes the offline passphrase when stdout is not a terminal. Never
+    /// inside keys_dir, so a copy of keys/ (which holds `offline.sealed`) does not also hold
+    /// its passphrase. Default: the directory that contains keys_dir.
+    pub offline_passphrase_dir: Option<PathBuf>,
     /// Reports database URL; defaults to SQLite in data_dir.
     pub database_url: Option<String>,
     /// Desk database URL; defaults to data_dir/desk.db, or the same PostgreSQL database.
@@ -62,6 +66,32 @@ pub struct Config {
     pub kdf: Kdf,
     /// Request limits.
     pub limits: Limits,
+    /// Free-disk watermarks.
+    pub disk: Disk,
+}
+
+/// Free-disk watermarks (issue 5, section 4). Below `messages_min_free_mib` new messages get
+/// 503; below the lower `submissions_min_free_mib` new tips do too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Disk {
+    /// A path on the file system to watch; default data_dir (where SQLite lives). With
+    /// PostgreSQL on this host, point it at the database's data directory.
+    pub path: Option<PathBuf>,
+    /// MiB free below which new messages are refused.
+    pub messages_min_free_mib: u64,
+    /// MiB free below which new submissions are refused too; at most `messages_min_free_mib`.
+    pub submissions_min_free_mib: u64,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Disk {
+            path: None,
+            messages_min_free_mib: 1024,
+            submissions_min_free_mib: 256,
+        }
+    }
 }
 
 /// The unit.
@@ -212,6 +242,7 @@ impl Default for Config {
         Config {
             data_dir: "data".into(),
             keys_dir: "keys".into(),
+            offline_passphrase_dir: None,
             database_url: None,
             desk_database_url: None,
             intake_listen: "127.0.0.1:8080".into(),
@@ -228,6 +259,7 @@ impl Default for Config {
             reporter: Reporter::default(),
             kdf: Kdf::default(),
             limits: Limits::default(),
+            disk: Disk::default(),
         }
     }
 }
@@ -300,6 +332,9 @@ impl Config {
         }
         if let Some(v) = env("BISIK_KEYS_DIR") {
             self.keys_dir = v.into();
+        }
+        if let Some(v) = env("BISIK_OFFLINE_PASSPHRASE_DIR") {
+            self.offline_passphrase_dir = Some(v.into());
         }
         if let Some(v) = env("DATABASE_URL") {
             self.database_url = Some(v);
@@ -379,6 +414,14 @@ impl Config {
                 "setting metrics_listen (BISIK_METRICS_LISTEN) must be a loopback address such as 127.0.0.1:9180, got {m:?}"
             )));
         }
+        let pass_dir = self.offline_passphrase_dir();
+        if pass_dir.starts_with(&self.keys_dir) {
+            return Err(bad(format!(
+                "setting offline_passphrase_dir (BISIK_OFFLINE_PASSPHRASE_DIR) must be outside keys_dir {}, got {}",
+                self.keys_dir.display(),
+                pass_dir.display()
+            )));
+        }
         crate::store::backend_of(&self.database_url())
             .map_err(|e| bad(format!("setting database_url (DATABASE_URL): {e}")))?;
         crate::store::backend_of(&self.desk_database_url()).map_err(|e| {
@@ -426,6 +469,12 @@ impl Config {
             return Err(bad(format!(
                 "setting limits.request_timeout_secs must be between 1 and 300, got {}",
                 self.limits.request_timeout_secs
+            )));
+        }
+        if self.disk.submissions_min_free_mib > self.disk.messages_min_free_mib {
+            return Err(bad(format!(
+                "setting disk.submissions_min_free_mib ({}) must not exceed disk.messages_min_free_mib ({}): tips are refused last",
+                self.disk.submissions_min_free_mib, self.disk.messages_min_free_mib
             )));
         }
         if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {
@@ -476,6 +525,18 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Where the offline passphrase file goes: the configured directory, or the one that
+    /// contains keys_dir (`.` for the default `keys`).
+    pub fn offline_passphrase_dir(&self) -> PathBuf {
+        if let Some(d) = &self.offline_passphrase_dir {
+            return d.clone();
+        }
+        match self.keys_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// The reports database URL.

@@ -30,6 +30,8 @@ pub mod names {
     pub const OFFLINE_SEALED: &str = "offline.sealed";
     /// Signed recipient list.
     pub const RECIPIENTS: &str = "recipients.json";
+    /// Bearer token for the loopback metrics listener (hex, 0600), made at first use.
+    pub const METRICS_TOKEN: &str = "metrics.token";
 }
 
 /// A problem with a key file, naming the file.
@@ -174,4 +176,22 @@ pub fn read_recipients(dir: &Path) -> Result<Option<SignedRecipientList>, KeyFil
 /// Whether `keys init` has already run in `dir`.
 pub fn initialised(dir: &Path) -> bool {
     dir.join(names::ESCROW_PUB).exists()
+}
+
+/// The metrics bearer token in `dir`, made (32 random bytes, hex, 0600) when missing. It lives
+/// with the keys so the scraper's copy is handed over like any other key file.
+pub fn metrics_token(dir: &Path) -> Result<Zeroizing<String>, KeyFileError> {
+    let p = dir.join(names::METRICS_TOKEN);
+    if !p.exists() {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        crate::crypto::primitives::os_fill(raw.as_mut_slice());
+        let text = Zeroizing::new(format!("{}\n", hex::encode(raw.as_slice())));
+        write_new_secret(&p, text.as_bytes())?;
+    }
+    let text = Zeroizing::new(std::fs::read_to_string(&p).map_err(|e| err(&p, e.to_string()))?);
+    let t = text.trim();
+    if t.len() < 32 {
+        return Err(err(&p, "must hold a token of at least 32 characters"));
+    }
+    Ok(Zeroizing::new(t.to_owned()))
 }

@@ -151,7 +151,7 @@ pub fn init_keys(cfg: &Config) -> Result<(), Failure> {
     emit(
         "Offline key passphrase (escrow + organisation keys)",
         &passphrase,
-        dir,
+        &cfg.offline_passphrase_dir(),
         "offline-passphrase",
     )?;
     println!(
@@ -305,10 +305,15 @@ async fn recover(
         ));
     }
     let store = super::connect(cfg, Schema::Reports).await?;
-    let row = store
-        .report(id)
-        .await?
-        .ok_or_else(|| failure(1, format!("no report {id} in the database")))?;
+    let row = store.report(id).await?.ok_or_else(|| {
+        failure(
+            1,
+            format!(
+                "no report {id} in the database {}",
+                crate::store::describe_url(&cfg.database_url())
+            ),
+        )
+    })?;
     let integrity =
         |why: &str| failure(3, format!("integrity check failed for report {id}: {why}"));
     let header =
@@ -433,9 +438,7 @@ async fn recover(
         "messages": messages,
         "notes": notes,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).expect("serialisable")
-    );
-    Ok(())
+    let text =
+        zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).expect("serialisable") + "\n");
+    super::write_stdout(text.as_bytes())
 }

@@ -3,6 +3,8 @@
 
 mod integrity;
 mod keys;
+mod logging;
+mod reports;
 mod secrets;
 
 use crate::config::Config;
@@ -41,6 +43,21 @@ pub enum Command {
     /// Key ceremonies and recovery.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Reports in the database (ids for `keys recover`), never their content.
+    #[command(subcommand)]
+    Reports(reports::ReportsCommand),
+}
+
+/// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
+/// output quietly instead of panicking as `println!` does.
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(failure(1, format!("cannot write to stdout: {e}"))),
+    }
 }
 
 /// A failure with its exit code.
@@ -112,22 +129,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
             Command::Keys(k) => keys::run(&cfg, k).await,
+            Command::Reports(r) => reports::run(&cfg, r).await,
         }
     })
 }
 
-/// Logging to stderr (journald in production). The configured level applies to Bisik's own
-/// code only; every library is capped at `warn`, so no HTTP or database crate can log a request
-/// head, a header or a query parameter, however verbose the operator makes it (I2).
+/// Logging to stderr; see [`logging`].
 fn init_logging(level: &str) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,bisik={level}"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    logging::init(level);
 }
 
 async fn connect(cfg: &Config, schema: Schema) -> Result<Store, Failure> {
@@ -140,7 +149,27 @@ async fn connect(cfg: &Config, schema: Schema) -> Result<Store, Failure> {
     }
     Store::connect(&url, schema, 16)
         .await
-        .map_err(|e| failure(1, format!("cannot open the {schema:?} database: {e}")))
+        .map_err(|e| open_failure(&url, schema, &e))
+}
+
+/// Names the database that could not be opened, and says what to do when a PostgreSQL
+/// database simply does not exist yet (Bisik never creates one: that needs a superuser).
+fn open_failure(url: &str, schema: Schema, e: &crate::store::StoreError) -> Failure {
+    let name = crate::store::describe_url(url);
+    if let crate::store::StoreError::Db(sqlx::Error::Database(d)) = e
+        && d.code().as_deref() == Some("3D000")
+    {
+        return failure(
+            1,
+            format!(
+                "the {schema:?} database {name} does not exist: create it first, e.g. `sudo -u postgres createdb -O bisik bisik` (README, PostgreSQL; deploy/postgres/roles.sql)"
+            ),
+        );
+    }
+    failure(
+        1,
+        format!("cannot open the {schema:?} database {name}: {e}"),
+    )
 }
 
 /// Creates a SQLite file with mode 0600 before SQLite does, so the database and its -wal and
@@ -174,21 +203,54 @@ fn precreate_sqlite(url: &str) -> Result<(), Failure> {
 }
 
 /// First-run initialisation: directories, keys (printing the offline passphrase once) and
-/// both databases. Idempotent.
+/// both databases. Idempotent. New keys are made only for a database that holds no reports:
+/// over existing reports they would make every reporter's code answer 404 and leave every
+/// report unreadable, so that is refused (issue 5, section 7).
 async fn init(cfg: &Config) -> Result<(), Failure> {
     keyfiles::ensure_private_dir(&cfg.keys_dir)?;
     if crate::store::backend_of(&cfg.database_url())? == Backend::Sqlite {
         keyfiles::ensure_private_dir(&cfg.data_dir)?;
     }
-    if !keyfiles::initialised(&cfg.keys_dir) {
-        keys::init_keys(cfg)?;
-    }
     for schema in [Schema::Reports, Schema::Desk] {
         let s = connect(cfg, schema).await?;
         s.migrate().await?;
+        if schema == Schema::Reports && !keyfiles::initialised(&cfg.keys_dir) {
+            let n = s.count_reports().await?;
+            s.close().await;
+            if n > 0 {
+                return Err(keys_lost(cfg, n));
+            }
+            keys::init_keys(cfg)?;
+            continue;
+        }
         s.close().await;
     }
     Ok(())
+}
+
+/// The refusal when keys/ is empty but the database is not.
+fn keys_lost(cfg: &Config, reports: i64) -> Failure {
+    failure(
+        78,
+        format!(
+            "{} holds no keys, but the database {} already holds {reports} report(s): refusing to start, because new keys would make every reporter's code answer 404 and no old report could be opened; restore the key files from their backup (keys/README.md)",
+            cfg.keys_dir.display(),
+            crate::store::describe_url(&cfg.database_url())
+        ),
+    )
+}
+
+/// Warns when the intake listens beyond this host: it speaks plain HTTP, so codes and tips
+/// would cross the network unencrypted, and it is meant to sit behind nginx or Tor on the
+/// same machine (deploy/).
+fn warn_public_listen(addr: &str) {
+    if let Ok(a) = addr.parse::<std::net::SocketAddr>()
+        && !a.ip().is_loopback()
+    {
+        tracing::warn!(
+            "intake_listen {a} is not a loopback address: the intake speaks plain HTTP, so follow-up codes and tips would cross the network unencrypted; listen on 127.0.0.1 behind nginx (TLS) or the Tor onion service on this host (deploy/README.md)"
+        );
+    }
 }
 
 /// Warns at every start while the offline key or its passphrase sits beside the running
@@ -211,15 +273,31 @@ fn warn_offline_material(dir: &std::path::Path) {
 
 async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
     if !keyfiles::initialised(&cfg.keys_dir) {
+        // Best effort: the intake may lack the rights to read the database before its keys
+        // are in place; then the general sentence applies.
+        let reports = match connect(&cfg, Schema::Reports).await {
+            Ok(s) => {
+                let n = s.count_reports().await.unwrap_or(0);
+                s.close().await;
+                n
+            }
+            Err(_) => 0,
+        };
+        if reports > 0 {
+            return Err(keys_lost(&cfg, reports));
+        }
+        // Never "run keys init here": that would leave offline.sealed beside the intake.
         return Err(failure(
-            1,
+            78,
             format!(
-                "{} holds no keys; run `bisik keys init` (or `bisik init`) first",
+                "{} holds no keys: make them with `bisik keys init` in a root-only ceremony directory, never in the intake's own keys folder, then install the intake's files there (keys/README.md, deploy/README.md)",
                 cfg.keys_dir.display()
             ),
         ));
     }
+    warn_public_listen(&cfg.intake_listen);
     warn_offline_material(&cfg.keys_dir);
+    warn_offline_material(&cfg.offline_passphrase_dir());
     let public = PublicKeys::load(&cfg.keys_dir)?;
     let secrets = IntakeSecrets::load(&cfg.keys_dir, &public)?;
     let store = connect(&cfg, Schema::Reports).await?;

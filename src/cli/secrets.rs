@@ -8,7 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-/// Shows `secret` once: on the terminal, or in a 0600 file under `dir`.
+/// Shows `secret` once: on the terminal, or in a 0600 file under `dir` (created 0700 when
+/// missing). For the offline passphrase `dir` is outside keys_dir, so a copy of keys/, which
+/// holds `offline.sealed`, is not also its passphrase.
 pub fn emit(
     label: &str,
     secret: &SecretString,
@@ -24,6 +26,7 @@ pub fn emit(
         )?;
         return Ok(());
     }
+    keyfiles::ensure_private_dir(dir)?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let path = dir.join(format!("{file_stem}-{stamp}.txt"));
     keyfiles::write_new_secret(&path, format!("{}\n", secret.expose_secret()).as_bytes())?;

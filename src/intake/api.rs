@@ -3,6 +3,7 @@
 //! code travels only in a POST body, never in a URL (I10), and every response is `no-store`.
 
 use super::IntakeState;
+use super::disk::DiskState;
 use super::kdf_pool::Busy;
 use super::reports::{self, ReporterMessage, TipPlain};
 use crate::config::Choice;
@@ -134,6 +135,18 @@ const QUOTA: ApiError = e(
     "message_quota",
     "Batas pesan harian untuk laporan ini sudah tercapai. Silakan kirim lagi besok.",
     "This report's daily message limit has been reached. Please send again tomorrow.",
+);
+const DISK_LOW_MESSAGES: ApiError = e(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "storage_full",
+    "Penyimpanan server hampir penuh, jadi pesan baru untuk sementara tidak dapat diterima. Laporan baru tetap bisa dikirim. Coba lagi nanti.",
+    "The server's storage is nearly full, so new messages cannot be accepted for now. New reports can still be sent. Please try again later.",
+);
+const DISK_LOW_SUBMISSIONS: ApiError = e(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "storage_full",
+    "Penyimpanan server penuh, jadi laporan baru untuk sementara tidak dapat diterima. Coba lagi nanti.",
+    "The server's storage is full, so new reports cannot be accepted for now. Please try again later.",
 );
 const CONTAINS_CODE: ApiError = e(
     StatusCode::UNPROCESSABLE_ENTITY,
@@ -271,6 +284,7 @@ fn limits(st: &IntakeState) -> (usize, Duration) {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A field is missing, unknown, too long or invalid", body = ErrorBody),
+        (status = 503, description = "Storage full (`storage_full`); retry after the Retry-After seconds", body = ErrorBody),
     )
 )]
 pub async fn submit(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
@@ -291,14 +305,13 @@ async fn submit_inner(
     let (limit, timeout) = limits(st);
     let body: SubmitRequest = read_json(req, payload, limit, timeout).await?;
     let tip = validate_tip(st, body)?;
+    if st.disk.state() == DiskState::SubmissionsRefused {
+        return Err(DISK_LOW_SUBMISSIONS.retry_after(300));
+    }
     let (code, secrets) = st.kdf.issue().await;
     reports::create(st, tip, &secrets)
         .await
         .map_err(ApiError::internal)?;
-    st.kdf
-        .metrics
-        .submissions
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(HttpResponse::Created().json(SubmitResponse {
         code: code.display().to_string(),
     }))
@@ -380,7 +393,7 @@ async fn followup_inner(
         (status = 404, description = "Unknown, revoked or expired code", body = ErrorBody),
         (status = 422, description = "Empty, too long, contains a follow-up code, or a malformed idempotency key", body = ErrorBody),
         (status = 429, description = "The report's daily message quota (reporter.messages_per_day) is used up", body = ErrorBody),
-        (status = 503, description = "Busy", body = ErrorBody),
+        (status = 503, description = "Busy, or storage nearly full (`storage_full`)", body = ErrorBody),
     )
 )]
 pub async fn post_message(
@@ -429,6 +442,9 @@ async fn message_inner(
         return Err(code_error(CodeError::TooLong));
     }
     FollowupCode::parse(&body.code).map_err(code_error)?;
+    if st.disk.state() != DiskState::Ok {
+        return Err(DISK_LOW_MESSAGES.retry_after(300));
+    }
     let opened = open_code(st, &body.code).await?;
     match reports::add_message(st, &opened, text, body.idempotency_key.as_deref())
         .await

@@ -17,7 +17,7 @@ use crate::crypto::kdf::{CodeSecrets, derive_code_secrets};
 use crate::crypto::primitives::SecretKey32;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
@@ -25,23 +25,26 @@ use tokio::sync::{Notify, Semaphore};
 /// so "every permit free" alone would let the refill take a core in the middle of a burst.
 const REFILL_AFTER_QUIET: Duration = Duration::from_secs(1);
 
-/// Counters exposed on the metrics listener.
+/// State behind the metrics gauges. No per-event counters: a counter scraped every 15 s
+/// time-stamps each submission and follow-up (issue 5, section 5), so only states are kept.
 #[derive(Default, Debug)]
 pub struct Metrics {
-    /// Reports accepted.
-    pub submissions: AtomicU64,
-    /// Codes drawn from the stock.
-    pub stock_hits: AtomicU64,
-    /// Codes computed on the submission path because the stock was empty.
-    pub stock_misses: AtomicU64,
-    /// Follow-ups that opened a report.
-    pub followups_ok: AtomicU64,
-    /// Follow-ups whose code matched nothing (or a revoked or expired code).
-    pub followups_failed: AtomicU64,
-    /// Follow-ups refused with 503.
-    pub followups_shed: AtomicU64,
-    /// Times the guessing alarm was raised.
-    pub alarms: AtomicU64,
+    /// When a follow-up was last refused with 503.
+    last_shed: Mutex<Option<Instant>>,
+}
+
+impl Metrics {
+    fn shed(&self) {
+        *self.last_shed.lock().expect("metrics lock") = Some(Instant::now());
+    }
+
+    /// Whether follow-ups were shed (503) within the last minute: a state, not a count.
+    pub fn shedding(&self) -> bool {
+        self.last_shed
+            .lock()
+            .expect("metrics lock")
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+    }
 }
 
 /// Sizes, from config.
@@ -130,10 +133,8 @@ impl KdfPool {
         let popped = self.stock.lock().expect("stock lock").pop();
         self.drawn.notify_one();
         if let Some((_, code, secrets)) = popped {
-            self.metrics.stock_hits.fetch_add(1, Ordering::Relaxed);
             return (code, secrets);
         }
-        self.metrics.stock_misses.fetch_add(1, Ordering::Relaxed);
         let _permit = self
             .all
             .clone()
@@ -153,7 +154,7 @@ impl KdfPool {
         };
         if self.inflight.fetch_add(1, Ordering::AcqRel) >= limit {
             self.inflight.fetch_sub(1, Ordering::AcqRel);
-            self.metrics.followups_shed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.shed();
             return Err(Busy);
         }
         struct Dec<'a>(&'a AtomicUsize);
@@ -180,12 +181,6 @@ impl KdfPool {
 
     /// Records the outcome of a follow-up for the alarm.
     pub fn record_followup(&self, ok: bool) {
-        let counter = if ok {
-            &self.metrics.followups_ok
-        } else {
-            &self.metrics.followups_failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
         let mut w = self.window.lock().expect("alarm lock");
         // Every outcome rolls the window, so a calm minute clears the alarm even when nobody
         // reads the metrics and no further guess fails.
@@ -197,7 +192,6 @@ impl KdfPool {
         if w.failures >= self.settings.alarm_per_minute
             && !self.alarmed.swap(true, Ordering::AcqRel)
         {
-            self.metrics.alarms.fetch_add(1, Ordering::Relaxed);
             let reduced = (self.followup_share / 2).max(1);
             let take = self.followup_share - reduced;
             if take > 0 {

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod chain;
+pub mod disk;
 pub mod kdf_pool;
 pub mod recipients;
 pub mod reports;
@@ -39,6 +40,8 @@ pub struct IntakeState {
     pub secrets: IntakeSecrets,
     /// Certified recipients.
     pub recipients: recipients::Recipients,
+    /// Free-disk watermarks.
+    pub disk: disk::DiskWatch,
 }
 
 impl IntakeState {
@@ -62,7 +65,16 @@ impl IntakeState {
         kdf.spawn_refill();
         let recipients =
             recipients::Recipients::new(cfg.keys_dir.clone(), keys.org, keys.escrow.clone());
+        let disk = disk::DiskWatch::new(
+            cfg.disk
+                .path
+                .clone()
+                .unwrap_or_else(|| cfg.data_dir.clone()),
+            cfg.disk.messages_min_free_mib,
+            cfg.disk.submissions_min_free_mib,
+        );
         Arc::new(IntakeState {
+            disk,
             cfg,
             committer: crate::store::Committer::spawn(store.clone()),
             store,
@@ -130,32 +142,50 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
     let cfg = state.cfg.clone();
     let headers = SecurityHeaders::new(CSP, cfg.reporter.onion_address.as_deref());
     let data = web::Data::from(state.clone());
-    let server = HttpServer::new(move || {
-        let headers = headers.clone();
-        App::new()
-            .app_data(data.clone())
-            .wrap_fn(move |req, srv| {
-                let path = path_of(&req);
-                let headers = headers.clone();
-                let fut = srv.call(req);
-                async move {
-                    let mut res = fut.await?;
-                    headers.apply(&path, &mut res);
-                    Ok(res)
-                }
+    // Built from actix-http and actix-server rather than `HttpServer`, so the socket can be
+    // wrapped: responses that actix-http writes itself (400 on a broken request, 408 on a slow
+    // head) get the security headers too (web::raw_io). No peer address is handed on (I2).
+    let listener = std::net::TcpListener::bind(&cfg.intake_listen).map_err(|e| {
+        anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen)
+    })?;
+    let addr = listener.local_addr()?;
+    let block = headers.raw_block();
+    let request_timeout = Duration::from_secs(cfg.limits.request_timeout_secs);
+    let server = actix_server::Server::build()
+        .workers(cfg.kdf.pool_size.clamp(2, 8))
+        .max_concurrent_connections(cfg.limits.max_connections)
+        .listen("intake", listener, move || {
+            let headers = headers.clone();
+            let block = block.clone();
+            let app = App::new()
+                .app_data(data.clone())
+                .wrap_fn(move |req, srv| {
+                    let path = path_of(&req);
+                    let headers = headers.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        headers.apply(&path, &mut res);
+                        Ok(res)
+                    }
+                })
+                .configure(routes);
+            let http = actix_http::HttpService::build()
+                .keep_alive(Duration::from_secs(15))
+                .client_request_timeout(request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(2))
+                .local_addr(addr)
+                .finish(actix_service::map_config(app, |_| {
+                    actix_web::dev::AppConfig::default()
+                }));
+            use actix_service::ServiceFactoryExt;
+            actix_service::fn_service(move |io: actix_rt::net::TcpStream| {
+                let io = crate::web::raw_io::HeaderedIo::new(io, block.clone());
+                async move { Ok((io, actix_http::Protocol::Http1, None)) }
             })
-            .configure(routes)
-    })
-    .workers(cfg.kdf.pool_size.clamp(2, 8))
-    .max_connections(cfg.limits.max_connections)
-    .client_request_timeout(Duration::from_secs(cfg.limits.request_timeout_secs))
-    .client_disconnect_timeout(Duration::from_secs(2))
-    .keep_alive(Duration::from_secs(15))
-    .bind(&cfg.intake_listen)
-    .map_err(|e| anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen))?;
-    for a in server.addrs() {
-        tracing::info!("intake listening on http://{a}");
-    }
+            .and_then(http)
+        })?;
+    tracing::info!("intake listening on http://{addr}");
     let server = server.run();
     if let Some(m) = &cfg.metrics_listen {
         let ms = metrics_server(state.clone(), m)?;
@@ -165,11 +195,24 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The metrics listener: loopback only (config refuses anything else) and behind a bearer
+/// token from keys/ (`metrics.token`), so another local user or a request forged through a
+/// proxy on this host cannot read it. Chosen over a Unix socket because Prometheus scrapes
+/// only TCP, and reads the token with `authorization: { credentials_file: ... }`.
 fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_web::dev::Server> {
+    let token = crate::keyfiles::metrics_token(&state.cfg.keys_dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "metrics_listen needs a bearer token in {} and it could not be read or made ({e}); create it as root (deploy/config/intake.toml)",
+                state.cfg.keys_dir.join(crate::keyfiles::names::METRICS_TOKEN).display()
+            )
+        })?;
+    let expected = web::Data::new(MetricsToken(format!("Bearer {}", token.as_str())));
     let data = web::Data::from(state);
     let srv = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(expected.clone())
             .route("/metrics", web::get().to(metrics))
     })
     .workers(1)
@@ -182,24 +225,82 @@ fn metrics_server(state: Arc<IntakeState>, addr: &str) -> anyhow::Result<actix_w
     Ok(srv.run())
 }
 
-/// Operational counters in Prometheus text format. Counts only; nothing per request.
-async fn metrics(st: web::Data<IntakeState>) -> HttpResponse {
-    use std::sync::atomic::Ordering::Relaxed;
-    let m = &st.kdf.metrics;
-    let body = format!(
-        "bisik_submissions_total {}\nbisik_stock_hits_total {}\nbisik_stock_misses_total {}\nbisik_stock_level {}\n\
-         bisik_followups_ok_total {}\nbisik_followups_failed_total {}\nbisik_followups_shed_total {}\n\
-         bisik_followup_alarms_total {}\nbisik_followup_alarm {}\n",
-        m.submissions.load(Relaxed),
-        m.stock_hits.load(Relaxed),
-        m.stock_misses.load(Relaxed),
-        st.kdf.stock_level(),
-        m.followups_ok.load(Relaxed),
-        m.followups_failed.load(Relaxed),
-        m.followups_shed.load(Relaxed),
-        m.alarms.load(Relaxed),
-        u8::from(st.kdf.alarmed()),
-    );
+/// `Authorization` value the scraper must send.
+struct MetricsToken(String);
+
+impl Drop for MetricsToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// Operational gauges in Prometheus text format. Only states an operator acts on, each coarse:
+/// no counter of submissions, follow-ups or stock draws, since a counter scraped every 15 s
+/// time-stamps each event (I1, issue 5 section 5).
+async fn metrics(
+    st: web::Data<IntakeState>,
+    token: web::Data<MetricsToken>,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    use subtle::ConstantTimeEq;
+    let given = req
+        .headers()
+        .get("authorization")
+        .map(|v| v.as_bytes())
+        .unwrap_or(b"");
+    if !bool::from(given.ct_eq(token.0.as_bytes())) {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer"))
+            .finish();
+    }
+    let stock = st.kdf.stock_level();
+    let stock_step = if stock == 0 {
+        0
+    } else if stock * 2 < st.cfg.kdf.stock_size {
+        1
+    } else {
+        2
+    };
+    let disk_state = match st.disk.state() {
+        disk::DiskState::Ok => 0,
+        disk::DiskState::MessagesRefused => 1,
+        disk::DiskState::SubmissionsRefused => 2,
+    };
+    let mut body = String::new();
+    for (name, help, value) in [
+        (
+            "bisik_followup_alarm",
+            "1 while the follow-up guessing alarm is raised.",
+            u64::from(st.kdf.alarmed()),
+        ),
+        (
+            "bisik_followup_shedding",
+            "1 if any follow-up was refused with 503 in the last minute.",
+            u64::from(st.kdf.metrics.shedding()),
+        ),
+        (
+            "bisik_stock_step",
+            "Precomputed codes in stock, coarse: 0 empty, 1 under half, 2 half or more.",
+            stock_step,
+        ),
+        (
+            "bisik_disk_state",
+            "0 ok, 1 below the message watermark (messages refused), 2 below the submission floor.",
+            disk_state,
+        ),
+    ]
+    .into_iter()
+    .chain(st.disk.free_percent().map(|p| {
+        (
+            "bisik_disk_free_percent",
+            "Free space on the watched file system, whole percent.",
+            p,
+        )
+    })) {
+        body.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

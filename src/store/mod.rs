@@ -8,10 +8,12 @@
 
 mod committer;
 mod items;
+mod listing;
 mod reports;
 
 pub use committer::Committer;
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
+pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -64,6 +66,30 @@ pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
         "sqlite" => Ok(Backend::Sqlite),
         "postgres" | "postgresql" => Ok(Backend::Postgres),
         other => Err(StoreError::UnknownScheme(other.to_owned())),
+    }
+}
+
+/// Names a database for an operator's message: the file of a SQLite URL, or host and name of a
+/// PostgreSQL URL. User, password and query parameters (which may hold `password=`) are never
+/// shown.
+pub fn describe_url(url: &str) -> String {
+    match backend_of(url) {
+        Ok(Backend::Sqlite) => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            path.split('?').next().unwrap_or(path).to_owned()
+        }
+        Ok(Backend::Postgres) => {
+            let rest = url.split_once("://").map_or(url, |(_, r)| r);
+            let rest = rest.split('?').next().unwrap_or(rest);
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            match rest.split_once('/') {
+                Some((host, db)) if !db.is_empty() => format!("{db} on {host} (PostgreSQL)"),
+                _ => format!("the default database on {rest} (PostgreSQL)"),
+            }
+        }
+        Err(_) => "(unknown database)".to_owned(),
     }
 }
 
@@ -163,5 +189,21 @@ impl Store {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_url;
+
+    #[test]
+    fn database_names_never_show_a_password() {
+        assert_eq!(
+            describe_url("sqlite://data/bisik.db?mode=rwc"),
+            "data/bisik.db"
+        );
+        let d = describe_url("postgres://bisik:s3cret@db.example:5432/bisik?password=s3cret");
+        assert_eq!(d, "bisik on db.example:5432 (PostgreSQL)");
+        assert!(!describe_url("postgresql://u:hunter2@h").contains("hunter2"));
     }
 }

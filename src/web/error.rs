@@ -1,5 +1,5 @@
 //! One error type for the JSON APIs: `{"error":{"code":"...","message":"..."}}`, the message in
-//! Bahasa Indonesia by default or English with `?lang=en`. What a client sees (user text) is kept
+//! Bahasa Indonesia by default or English with `?lang=en` (or `en-US`, any `en-*`). What a client sees (user text) is kept
 //! apart from what the operator's log sees; internal errors are logged and never rendered.
 
 use actix_web::http::StatusCode;
@@ -18,11 +18,16 @@ pub enum Lang {
 impl Lang {
     /// From the `lang` query parameter only: request headers such as Accept-Language are never
     /// consulted on the intake (I2).
+    /// Matches on the primary subtag (RFC 5646), so `en`, `en-US` and `EN_gb` all give English.
     pub fn from_request(req: &HttpRequest) -> Lang {
-        let wants_en = req
-            .query_string()
-            .split('&')
-            .any(|kv| kv == "lang=en" || kv == "lang=EN");
+        let wants_en = req.query_string().split('&').any(|kv| {
+            kv.split_once('=').is_some_and(|(k, v)| {
+                k == "lang"
+                    && v.split(['-', '_'])
+                        .next()
+                        .is_some_and(|p| p.eq_ignore_ascii_case("en"))
+            })
+        });
         if wants_en { Lang::En } else { Lang::Id }
     }
 }

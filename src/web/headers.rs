@@ -43,6 +43,19 @@ impl SecurityHeaders {
         }
     }
 
+    /// The fixed headers as `name: value\r\n` lines, for responses that actix-http writes
+    /// itself ([`crate::web::raw_io`]).
+    pub fn raw_block(&self) -> std::sync::Arc<[u8]> {
+        let mut b = Vec::new();
+        for (k, v) in &self.fixed {
+            b.extend_from_slice(k.as_str().as_bytes());
+            b.extend_from_slice(b": ");
+            b.extend_from_slice(v.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        b.into()
+    }
+
     /// Applies the headers to a response. `Onion-Location` carries the request path.
     pub fn apply<B>(&self, req_path: &str, res: &mut ServiceResponse<B>) {
         let h = res.headers_mut();

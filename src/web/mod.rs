@@ -4,5 +4,6 @@
 pub mod body;
 pub mod error;
 pub mod headers;
+pub mod raw_io;
 
 pub use error::{ApiError, Lang};

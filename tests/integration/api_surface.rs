@@ -165,3 +165,74 @@ async fn slow_and_oversize_clients_are_cut_off() {
     s.close().await;
     app.submit(json!({"description": "masih hidup"})).await;
 }
+
+/// Issue 5, section 8: the responses actix-http writes by itself, which no middleware sees
+/// (400 on a broken request line, bad framing or a bad header; 408 on a slow head; whatever it
+/// answers to an oversize head), carry the security headers too, and no Server header. Over a
+/// raw socket, since no HTTP client sends such requests.
+#[tokio::test]
+async fn responses_actix_writes_itself_carry_the_security_headers() {
+    let (app, _cfg) = start_with_config("[limits]\nrequest_timeout_secs = 2\n").await;
+    let addr = app.addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let big = format!(
+            "GET /api/v1/meta HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(100_000)
+        );
+        for (what, bytes, status) in [
+            ("broken request line", b"GARBAGE\r\n\r\n".to_vec(), Some("400")),
+            (
+                "Content-Length with chunked",
+                b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+                Some("400"),
+            ),
+            (
+                "a header without a colon",
+                b"GET /api/v1/meta HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_vec(),
+                Some("400"),
+            ),
+            ("a head that stops arriving", b"GET /api/v1/meta HTTP/1.1\r\nHo".to_vec(), Some("408")),
+            ("an oversize head", big.into_bytes(), None),
+        ] {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let _ = s.write_all(&bytes);
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            let text = String::from_utf8_lossy(&buf).to_lowercase();
+            if let Some(code) = status {
+                assert!(text.starts_with(&format!("http/1.1 {code}")), "{what}: {text}");
+            }
+            if text.is_empty() {
+                // Closed without any response: nothing header-less was sent.
+                continue;
+            }
+            let head = text.split("\r\n\r\n").next().unwrap();
+            for h in [
+                "\r\ncontent-security-policy: default-src 'none'",
+                "\r\nx-content-type-options: nosniff",
+                "\r\nreferrer-policy: no-referrer",
+                "\r\nx-frame-options: deny",
+                "\r\ncache-control: no-store",
+            ] {
+                assert!(head.contains(h), "{what}: {h:?} missing in\n{head}");
+            }
+            assert!(!head.contains("\r\nserver:"), "{what}: {head}");
+        }
+    })
+    .await
+    .unwrap();
+    // Normal responses are untouched: one CSP, not two.
+    let r = TestApp::client()
+        .get(app.url("/api/v1/meta"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()
+            .get_all("content-security-policy")
+            .iter()
+            .count(),
+        1
+    );
+}

@@ -160,6 +160,19 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
             .unwrap()
             .starts_with("This HTTP method")
     );
+    // The primary subtag decides: a browser-style `en-US` gets English too (issue 5, §9).
+    for q in ["?lang=en-US", "?lang=EN_gb", "?x=1&lang=en-us"] {
+        let r = send(&app, &format!("/api/v1/reports{q}"), j, b"{".to_vec(), &[]).await;
+        assert_eq!(
+            r.1["error"]["message"], "The request body is not valid JSON.",
+            "{q}"
+        );
+    }
+    let other = send(&app, "/api/v1/reports?lang=english", j, b"{".to_vec(), &[]).await;
+    assert_eq!(
+        other.1["error"]["message"],
+        "Isi permintaan bukan JSON yang sah."
+    );
     let id = send(&app, "/api/v1/reports", j, b"{".to_vec(), &[]).await;
     let en = send(&app, "/api/v1/reports?lang=en", j, b"{".to_vec(), &[]).await;
     assert_eq!(
@@ -182,10 +195,16 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
 }
 
 async fn bad_codes_are_refused_before_any_kdf(b: Backend) {
+    // One failed lookup a minute raises the alarm gauge, so the gauge shows whether any
+    // malformed code reached Argon2 and the database (metrics carry no counters).
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("bisik.toml");
+    std::fs::write(&cfg, "[kdf]\nalarm_failures_per_minute = 1\n").unwrap();
     let app = TestApp::start_with(
         b,
         Opts {
             metrics: true,
+            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
             ..Opts::default()
         },
     )
@@ -208,8 +227,7 @@ async fn bad_codes_are_refused_before_any_kdf(b: Backend) {
         d[19] = bisik::crypto::code::damm_interim(&d[..19]);
         d.iter().map(|x| (b'0' + x) as char).collect::<String>()
     };
-    let before = app.metric("bisik_followups_ok_total").await
-        + app.metric("bisik_followups_failed_total").await;
+    assert_eq!(app.metric("bisik_followup_alarm").await, 0);
     let cases = [
         ("too short", "1234 5678"),
         ("too long", "1234 5678 1234 5678 1234 5"),
@@ -265,12 +283,17 @@ async fn bad_codes_are_refused_before_any_kdf(b: Backend) {
         422,
         "invalid_field",
     );
-    let after = app.metric("bisik_followups_ok_total").await
-        + app.metric("bisik_followups_failed_total").await;
     assert_eq!(
-        before, after,
+        app.metric("bisik_followup_alarm").await,
+        0,
         "no malformed code reached Argon2 or the database"
     );
+    // The gauge does see a well-formed wrong code, so the check above can fail.
+    let wrong = bisik::crypto::code::FollowupCode::generate()
+        .display()
+        .to_string();
+    assert_eq!(app.followup(&wrong).await.0, 404);
+    assert_eq!(app.metric("bisik_followup_alarm").await, 1);
 
     // Message bodies: empty, too long, a pasted code (with separators) are refused.
     let pasted = format!("ini kode saya: {}", code.replace(' ', "-"));

@@ -111,8 +111,6 @@ async fn wrong_code_flood_does_not_stop_submissions(b: Backend) {
         "RSS grew to {rss_max} KiB (start {rss_start} KiB)"
     );
     // The alarm was raised and logged, without client data.
-    // (The alarm itself clears after a calm minute, so count raisings rather than read the state.)
-    assert!(app.metric("bisik_followup_alarms_total").await >= 1);
     assert!(app.logs().contains("ALARM"));
     // A real reporter is served right after the flood.
     let (s, v) = app.followup(&code).await;

@@ -24,6 +24,8 @@ mod group_commit;
 mod layering;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
+/// Metrics are coarse gauges, logs cannot be flooded, a full disk refuses messages first.
+mod ops;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
 mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.

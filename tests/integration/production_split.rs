@@ -4,11 +4,15 @@ use serde_json::json;
 /// With deploy/postgres/roles.sql applied, the intake runs as its own role, serves reporters,
 /// and cannot read the desk's schema or delete reports; the desk role can (I3, production split).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    bisik_no_postgres,
+    ignore = "PostgreSQL left out by BISIK_TEST_BACKENDS"
+)]
 async fn postgres_roles_keep_the_intake_out_of_the_desk_schema() {
-    if !enabled(Backend::Postgres) {
-        eprintln!("postgres disabled by BISIK_TEST_BACKENDS");
-        return;
-    }
+    assert!(
+        enabled(Backend::Postgres),
+        "BISIK_TEST_BACKENDS changed since the build; rebuild"
+    );
     let mut app = TestApp::prepare(Backend::Postgres).await;
     let init = app.cli(&["init"], "");
     assert!(

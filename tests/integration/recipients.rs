@@ -96,7 +96,7 @@ async fn intake_runs_with_public_keys_only(b: Backend) {
         );
     }
     let id = app.report_ids().await.remove(0);
-    let pass = crate::support::passphrase_file_in(&offline);
+    let pass = app.passphrase_file();
     let mut env = app.env.clone();
     env.push(("BISIK_KEYS_DIR".into(), offline.display().to_string()));
     let out = std::process::Command::new(crate::support::bin())

@@ -34,6 +34,21 @@ pub fn enabled(b: Backend) -> bool {
     list.split(',').any(|x| x.trim() == name)
 }
 
+/// Prints once per run, past libtest's output capture, that the PostgreSQL halves are
+/// ignored, so a SQLite-only run cannot be mistaken for a full one.
+pub fn note_left_out_backends() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if !enabled(Backend::Postgres) {
+        ONCE.call_once(|| {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: BISIK_TEST_BACKENDS leaves out PostgreSQL: every PostgreSQL test is reported as ignored, none ran"
+            );
+        });
+    }
+}
+
 /// Declares `mod NAME { sqlite, postgres }` test pairs for an `async fn NAME(Backend)`.
 #[macro_export]
 macro_rules! on_both {
@@ -42,14 +57,21 @@ macro_rules! on_both {
             use $crate::support::{enabled, Backend};
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
+                $crate::support::note_left_out_backends();
                 super::$name(Backend::Sqlite).await
             }
+            // build.rs sets `bisik_no_postgres` from BISIK_TEST_BACKENDS, so a run without
+            // PostgreSQL lists these as ignored, never as passed.
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                bisik_no_postgres,
+                ignore = "PostgreSQL left out by BISIK_TEST_BACKENDS"
+            )]
             async fn postgres() {
-                if !enabled(Backend::Postgres) {
-                    eprintln!("postgres disabled by BISIK_TEST_BACKENDS");
-                    return;
-                }
+                assert!(
+                    enabled(Backend::Postgres),
+                    "BISIK_TEST_BACKENDS changed since the build; rebuild"
+                );
                 super::$name(Backend::Postgres).await
             }
         }
@@ -372,10 +394,19 @@ impl TestApp {
         (s, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The bearer token the metrics listener wants (made at first start in keys/).
+    pub fn metrics_token(&self) -> String {
+        std::fs::read_to_string(self.keys_dir().join("metrics.token"))
+            .expect("metrics.token")
+            .trim()
+            .to_owned()
+    }
+
     pub async fn metric(&self, name: &str) -> u64 {
         let m = self.metrics.as_ref().expect("metrics enabled");
         let text = Self::client()
             .get(format!("http://{m}/metrics"))
+            .bearer_auth(self.metrics_token())
             .send()
             .await
             .unwrap()
@@ -410,9 +441,10 @@ impl TestApp {
         child.wait_with_output().unwrap()
     }
 
-    /// The offline passphrase that first-run initialisation wrote (stdout was not a terminal).
+    /// The offline passphrase that first-run initialisation wrote (stdout was not a terminal),
+    /// beside keys/ rather than in it.
     pub fn passphrase_file(&self) -> PathBuf {
-        passphrase_file_in(&self.keys_dir())
+        passphrase_file_in(self.path())
     }
 
     pub fn passphrase(&self) -> String {
