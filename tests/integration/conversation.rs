@@ -12,6 +12,7 @@ use bisik::vault::offline::OfflineKeys;
 use bisik::vault::unwrap::unwrap;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 on_both!(
     untampered_conversation_recovers,
@@ -289,7 +290,10 @@ async fn the_intake_never_extends_a_head_it_cannot_verify(b: Backend) {
     let before = store.items(rid).await.unwrap().len();
     let (s, _) = send(&app, &code, "pesan setelah penanaman", None).await;
     assert_eq!(s, 500);
-    assert!(app.logs().contains("a chain head does not verify"));
+    assert!(
+        app.wait_for_log("a chain head does not verify", Duration::from_secs(10))
+            .await
+    );
     assert!(!app.logs().contains(&id), "the log names no report");
     assert_eq!(
         store.items(rid).await.unwrap().len(),

@@ -355,6 +355,21 @@ impl TestApp {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Waits until the server's log holds `needle`: stderr is read by another thread, so a line
+    /// written just before a response may reach `logs()` just after it.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        loop {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            if Instant::now() > end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
