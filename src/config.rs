@@ -62,6 +62,8 @@ pub struct Config {
     pub kdf: Kdf,
     /// Request limits.
     pub limits: Limits,
+    /// Reshuffle schedule (issue 5, section 2).
+    pub maintenance: Maintenance,
 }
 
 /// The unit.
@@ -102,6 +104,24 @@ pub struct Kdf {
     pub followup_queue: usize,
     /// Failed follow-ups per minute that raise the guessing alarm.
     pub alarm_failures_per_minute: usize,
+}
+
+/// Background maintenance of the stored data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Maintenance {
+    /// Longest time, in seconds, that the physical order of a write stays readable in the
+    /// database: `bisik serve` reshuffles this often (I1). In the production split a timer runs
+    /// `bisik maintenance reshuffle` instead (deploy/systemd/bisik-reshuffle.timer).
+    pub reshuffle_window_secs: u64,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            reshuffle_window_secs: 3600,
+        }
+    }
 }
 
 /// Request limits.
@@ -222,6 +242,7 @@ impl Default for Config {
             reporter: Reporter::default(),
             kdf: Kdf::default(),
             limits: Limits::default(),
+            maintenance: Maintenance::default(),
         }
     }
 }
@@ -333,6 +354,9 @@ impl Config {
         if let Some(v) = env("BISIK_FOLLOWUP_QUEUE") {
             self.kdf.followup_queue = num("BISIK_FOLLOWUP_QUEUE", v)?;
         }
+        if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
+            self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
+        }
         Ok(())
     }
 
@@ -420,6 +444,14 @@ impl Config {
             return Err(bad(format!(
                 "setting limits.request_timeout_secs must be between 1 and 300, got {}",
                 self.limits.request_timeout_secs
+            )));
+        }
+        // Below 10 s the server would do little but rebuild the database; above a day the order
+        // of a whole day's tips would sit in the file.
+        if !(10..=86_400).contains(&self.maintenance.reshuffle_window_secs) {
+            return Err(bad(format!(
+                "setting maintenance.reshuffle_window_secs (BISIK_RESHUFFLE_WINDOW) must be between 10 and 86400, got {}",
+                self.maintenance.reshuffle_window_secs
             )));
         }
         if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {

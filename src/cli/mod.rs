@@ -2,6 +2,7 @@
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
 mod keys;
+mod maintenance;
 mod secrets;
 
 use crate::config::Config;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Key ceremonies and recovery.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Maintenance of the stored data (reshuffle).
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
 }
 
 /// A failure with its exit code.
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         match cli.command {
             Command::Serve => {
                 init(&cfg).await?;
+                maintenance::spawn_reshuffle_schedule(cfg.clone());
                 serve_intake(cfg).await
             }
             Command::Intake => serve_intake(cfg).await,
@@ -111,6 +116,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
             Command::Keys(k) => keys::run(&cfg, k).await,
+            Command::Maintenance(m) => maintenance::run(&cfg, m).await,
         }
     })
 }
@@ -137,9 +143,32 @@ async fn connect(cfg: &Config, schema: Schema) -> Result<Store, Failure> {
     if crate::store::backend_of(&url)? == Backend::Sqlite {
         precreate_sqlite(&url)?;
     }
-    Store::connect(&url, schema, 16)
+    let store = Store::connect(&url, schema, 16)
         .await
-        .map_err(|e| failure(1, format!("cannot open the {schema:?} database: {e}")))
+        .map_err(|e| failure(1, format!("cannot open the {schema:?} database: {e}")))?;
+    refuse_planted_schema(&store, schema).await?;
+    Ok(store)
+}
+
+/// Exit 3 (an integrity check failed), not 78: a view or trigger no migration made is a sign that
+/// someone wrote to the database file, not a setting the operator got wrong.
+async fn refuse_planted_schema(store: &Store, schema: Schema) -> Result<(), Failure> {
+    let planted = store.unexpected_schema_objects().await?;
+    if planted.is_empty() {
+        return Ok(());
+    }
+    Err(failure(
+        3,
+        format!(
+            "the {schema:?} database holds {} that no migration created: {}; someone with write access to the file may have planted it, so Bisik refuses to use it (remove it after checking the database)",
+            if planted.len() == 1 {
+                "an object"
+            } else {
+                "objects"
+            },
+            planted.join(", ")
+        ),
+    ))
 }
 
 /// Creates a SQLite file with mode 0600 before SQLite does, so the database and its -wal and
@@ -225,6 +254,7 @@ async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
     if cfg.auto_migrate {
         store.migrate().await?;
     }
+    maintenance::spawn_heartbeat(store.clone());
     let state = crate::intake::IntakeState::new(cfg, store, public, secrets);
     crate::intake::run(state)
         .await

@@ -7,10 +7,15 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod committer;
+mod followup;
 mod reports;
+mod reshuffle;
+mod schema_check;
 
 pub use committer::Committer;
 pub use reports::{AccessRow, ItemRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
+pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};
+pub use schema_check::MIGRATION_SCHEMA_OBJECTS;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -102,6 +107,11 @@ impl Store {
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA secure_delete = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    // Issue 5: no function with side effects runs from a view or trigger
+                    // (schema_check.rs), and a WAL reset never leaves old frames, which are
+                    // in commit order, in the file (reshuffle.rs).
+                    conn.execute("PRAGMA trusted_schema = OFF").await?;
+                    conn.execute("PRAGMA journal_size_limit = 0").await?;
                     Ok(())
                 })
             }),

@@ -21,6 +21,8 @@ mod group_commit;
 mod layering;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
+/// I1 order: after a reshuffle no physical order (pages, WAL, ctid, xmin, pg_dump) follows writes.
+mod order_at_rest;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
 mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.
