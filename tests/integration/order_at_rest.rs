@@ -1,8 +1,13 @@
 use crate::on_both;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Opts, TestApp};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
-on_both!(reshuffle_leaves_no_order);
+on_both!(
+    reshuffle_leaves_no_order,
+    heartbeat_while_idle,
+    serve_reshuffles_on_schedule
+);
 
 const TIPS: usize = 60;
 const MESSAGES: usize = 60;
@@ -423,4 +428,79 @@ fn assert_no_order(when: &str, ms: &[Measure]) {
             m.tau()
         );
     }
+}
+
+/// What tells when the database was last written: file times on SQLite, the heartbeat row's
+/// xmin on PostgreSQL.
+async fn last_write_marker(app: &TestApp) -> String {
+    match app.backend {
+        Backend::Sqlite => ["bisik.db", "bisik.db-wal"]
+            .iter()
+            .map(|f| {
+                let m = std::fs::metadata(app.data_dir().join(f)).map(|m| m.modified().unwrap());
+                format!("{m:?}")
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Backend::Postgres => {
+            let store = app.store().await;
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT xmin::text FROM intake_state WHERE name = 'heartbeat'")
+                    .fetch_optional(store.pool())
+                    .await
+                    .unwrap();
+            store.close().await;
+            format!("{row:?}")
+        }
+    }
+}
+
+/// Issue 5: with no submissions at all, the server still writes at least once a minute (the
+/// database's file times, or the heartbeat row, move on), so they do not date the last tip.
+/// The reshuffle window stays at its default hour, so only the heartbeat can move them.
+async fn heartbeat_while_idle(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.submit(json!({"description": "satu laporan"})).await;
+    // Let the first heartbeat (at start) land, then watch for the next one while idle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = last_write_marker(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if last_write_marker(&app).await != before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write for 60 s while idle: the last write time is the last tip's ({before})"
+        );
+    }
+}
+
+/// `bisik serve` reshuffles on its own schedule (a 10 s window here) and loses nothing.
+async fn serve_reshuffles_on_schedule(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        Opts {
+            env: vec![("BISIK_RESHUFFLE_WINDOW", "10".into())],
+            ..Opts::default()
+        },
+    )
+    .await;
+    let code = app.submit(json!({"description": "satu laporan"})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !app.logs().contains("scheduled reshuffle done") {
+        assert!(
+            Instant::now() < deadline,
+            "serve did not reshuffle within 60 s of a 10 s window; logs:\n{}",
+            app.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        !app.logs().contains("scheduled reshuffle failed"),
+        "{}",
+        app.logs()
+    );
+    assert_eq!(app.followup(&code).await.0, 200);
 }
