@@ -9,8 +9,9 @@
 //! while a reshuffle runs, so its duration is the longest a submission can be held up by it.
 //!
 //! Knobs: `BISIK_BENCH_REPORTS`, `BISIK_BENCH_BACKENDS` (`sqlite,postgres`),
-//! `BISIK_BENCH_PG_URL` (`postgres://postgres@127.0.0.1:5432`; a database is created there and
-//! dropped afterwards), `BISIK_BENCH_TMPDIR` (SQLite file; default `CARGO_TARGET_TMPDIR`).
+//! `BISIK_BENCH_PG_URL` (admin URL, as for `benches/load.rs`:
+//! `postgres://postgres@127.0.0.1:5432/test`; a database is created beside it and dropped
+//! afterwards), `BISIK_BENCH_TMPDIR` (SQLite file; default `CARGO_TARGET_TMPDIR`).
 
 use bisik::crypto::primitives::os_fill;
 use bisik::domain::{Direction, ItemId, ItemKind, ReportId};
@@ -126,10 +127,13 @@ async fn main() -> anyhow::Result<()> {
         rows.push(run("SQLite", &url, Some(&path), n).await?);
     }
     if backends.split(',').any(|b| b.trim() == "postgres") {
-        let base = std::env::var("BISIK_BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let admin_url = std::env::var("BISIK_BENCH_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
         let name = format!("bisik_reshuffle_{}", hex::encode(random(4)));
-        let admin = sqlx::AnyPool::connect(&format!("{base}/test")).await?;
+        let admin = sqlx::AnyPool::connect(&admin_url).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await?;
