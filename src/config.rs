@@ -68,6 +68,8 @@ pub struct Config {
     pub limits: Limits,
     /// Free-disk watermarks.
     pub disk: Disk,
+    /// Reshuffle schedule (issue 5, section 2).
+    pub maintenance: Maintenance,
 }
 
 /// Free-disk watermarks (issue 5, section 4). Below `messages_min_free_mib` new messages get
@@ -136,6 +138,24 @@ pub struct Kdf {
     pub followup_queue: usize,
     /// Failed follow-ups per minute that raise the guessing alarm.
     pub alarm_failures_per_minute: usize,
+}
+
+/// Background maintenance of the stored data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Maintenance {
+    /// Longest time, in seconds, that the physical order of a write stays readable in the
+    /// database: `bisik serve` reshuffles this often (I1). In the production split a timer runs
+    /// `bisik maintenance reshuffle` instead (deploy/systemd/bisik-reshuffle.timer).
+    pub reshuffle_window_secs: u64,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            reshuffle_window_secs: 3600,
+        }
+    }
 }
 
 /// Request limits.
@@ -260,6 +280,7 @@ impl Default for Config {
             kdf: Kdf::default(),
             limits: Limits::default(),
             disk: Disk::default(),
+            maintenance: Maintenance::default(),
         }
     }
 }
@@ -374,6 +395,9 @@ impl Config {
         if let Some(v) = env("BISIK_FOLLOWUP_QUEUE") {
             self.kdf.followup_queue = num("BISIK_FOLLOWUP_QUEUE", v)?;
         }
+        if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
+            self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
+        }
         Ok(())
     }
 
@@ -475,6 +499,14 @@ impl Config {
             return Err(bad(format!(
                 "setting disk.submissions_min_free_mib ({}) must not exceed disk.messages_min_free_mib ({}): tips are refused last",
                 self.disk.submissions_min_free_mib, self.disk.messages_min_free_mib
+            )));
+        }
+        // Below 10 s the server would do little but rebuild the database; above a day the order
+        // of a whole day's tips would sit in the file.
+        if !(10..=86_400).contains(&self.maintenance.reshuffle_window_secs) {
+            return Err(bad(format!(
+                "setting maintenance.reshuffle_window_secs (BISIK_RESHUFFLE_WINDOW) must be between 10 and 86400, got {}",
+                self.maintenance.reshuffle_window_secs
             )));
         }
         if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {

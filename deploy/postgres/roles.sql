@@ -9,8 +9,11 @@
 --
 --   bisik_owner   runs `bisik migrate`; owns the database, both schemas and every table. No
 --                 service logs in as this role; use it only for migrations and maintenance.
---   bisik_intake  the public intake. SELECT, INSERT and UPDATE on the report tables in schema
---                 public, no DELETE, and nothing at all on schema desk.
+--   bisik_intake  the public intake. Column by column on the report tables in schema public:
+--                 INSERT on what it writes, SELECT only on what follow-ups read, UPDATE only
+--                 on reporter_access (re-wrap, revoke) and intake_state; nothing on
+--                 report_wraps beyond adding them with a tip; no DELETE anywhere; nothing at
+--                 all on schema desk. See the per-table blocks below.
 --   bisik_desk    the case desk. What it needs on the report tables, plus schema desk; the
 --                 audit log is INSERT and SELECT only, so no UPDATE, DELETE or TRUNCATE can
 --                 rewrite history from the desk's connection.
@@ -161,21 +164,20 @@ BEGIN
 END
 $$;
 
--- Default privileges: tables that `bisik migrate` (as bisik_owner) creates later get the same
--- grants as the existing ones below, so a new migration does not leave a service without
--- access, and never gives the intake anything in schema desk. They apply only to objects
--- created by bisik_owner, which is one more reason to migrate as that role.
+-- Default privileges: what tables that `bisik migrate` (as bisik_owner) creates later get
+-- before this script runs again. They apply only to objects created by bisik_owner, which is
+-- one more reason to migrate as that role.
 --
--- Schema public (reports, wraps, reporter access, sealed items, intake state): everything in
--- it is sealed or routing metadata that the intake writes anyway. The intake may read, add and
--- update, never delete; the desk may also delete (retention purge, dropping a wrap when a case
--- is reassigned).
+-- Schema public (reports, wraps, reporter access, sealed items, intake state): a new table gets
+-- nothing, for either service (issue 5, section 6). The intake's rights are column by column
+-- (the per-table blocks further down), and a default grant would hand a new table to the intake
+-- whole. A table that a service needs therefore fails loudly ("permission denied") until its
+-- block is added below; it never silently opens up. The REVOKEs also undo the table-wide default
+-- grants that earlier versions of this script made.
 ALTER DEFAULT PRIVILEGES FOR ROLE bisik_owner IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE ON TABLES TO bisik_intake;
+    REVOKE ALL ON TABLES FROM bisik_intake, bisik_desk;
 ALTER DEFAULT PRIVILEGES FOR ROLE bisik_owner IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO bisik_desk;
-ALTER DEFAULT PRIVILEGES FOR ROLE bisik_owner IN SCHEMA public
-    GRANT USAGE, SELECT ON SEQUENCES TO bisik_intake, bisik_desk;
+    REVOKE ALL ON SEQUENCES FROM bisik_intake, bisik_desk;
 -- Schema desk: the desk only, and append-only by default. A new desk table gets SELECT and
 -- INSERT; UPDATE and DELETE are given table by table in the list further down. A new table
 -- that holds history (like audit_log) is therefore safe without anyone remembering to lock it,
@@ -212,14 +214,62 @@ BEGIN
         EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC, bisik_intake, bisik_desk', t);
     END LOOP;
 
-    -- Schema public. Today: reports, report_wraps, reporter_access, items, intake_state.
-    FOR t IN
-        SELECT tablename FROM pg_tables
-        WHERE schemaname = 'public' AND tablename <> '_sqlx_migrations'
-    LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE ON TABLE public.%I TO bisik_intake', t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.%I TO bisik_desk', t);
-    END LOOP;
+    -- Schema public: one block per table (issue 5, section 6). A new table gets a block of its
+    -- own here, with the intake's rights column by column: INSERT on what it writes, SELECT only
+    -- on what a follow-up reads, UPDATE only where the intake really changes a row, and never
+    -- DELETE or TRUNCATE. Each block skips a table that does not exist yet, so this script runs
+    -- before the first migration too. The desk keeps whole-table rights on the report tables
+    -- (it triages, assigns, closes and purges).
+
+    -- reports: the intake adds a report, and a follow-up reads only its status and closed day
+    -- (the delayed `closed`, I11). It never reads priority or assignee and never changes
+    -- status, priority, assignee or closed_day: those are the desk's.
+    IF to_regclass('public.reports') IS NOT NULL THEN
+        GRANT INSERT (id, unit, category, status, priority, received_day, header, header_sig)
+            ON public.reports TO bisik_intake;
+        GRANT SELECT (id, status, closed_day) ON public.reports TO bisik_intake;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.reports TO bisik_desk;
+    END IF;
+
+    -- report_wraps: HPKE wraps of K_r to escrow and certified staff. The intake writes them with
+    -- a new tip and has nothing else on them: it can neither read a wrap nor change or remove
+    -- one (a wrap swapped for one to the attacker's key would outlive the compromise).
+    IF to_regclass('public.report_wraps') IS NOT NULL THEN
+        GRANT INSERT (report_id, recipient_fp, purpose, wrapped)
+            ON public.report_wraps TO bisik_intake;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.report_wraps TO bisik_desk;
+    END IF;
+
+    -- reporter_access: a follow-up looks its tag up and reads the row; the intake may re-wrap
+    -- K_r to a newer code KDF version (kdf_version, wrapped_key) and revoke a code (revoked).
+    -- It can never point a tag at another report or extend a code's life.
+    IF to_regclass('public.reporter_access') IS NOT NULL THEN
+        GRANT INSERT (tag, report_id, kdf_version, wrapped_key, revoked, expires_day)
+            ON public.reporter_access TO bisik_intake;
+        GRANT SELECT (tag, report_id, kdf_version, wrapped_key, revoked, expires_day)
+            ON public.reporter_access TO bisik_intake;
+        GRANT UPDATE (kdf_version, wrapped_key, revoked) ON public.reporter_access TO bisik_intake;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.reporter_access TO bisik_desk;
+    END IF;
+
+    -- items: sealed tips and messages. The intake appends and reads (a follow-up shows the
+    -- conversation); it never rewrites or removes an item, not even its own.
+    IF to_regclass('public.items') IS NOT NULL THEN
+        -- prev (the chain link), day (the daily quota) and idem (the idempotency key) come with
+        -- migration 0003.
+        GRANT INSERT (id, report_id, seq, kind, direction, sealed, prev, day, idem)
+            ON public.items TO bisik_intake;
+        GRANT SELECT (id, report_id, seq, kind, direction, sealed, prev, day, idem)
+            ON public.items TO bisik_intake;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.items TO bisik_desk;
+    END IF;
+
+    -- intake_state: the intake's own durable facts (highest recipient-list epoch, heartbeat).
+    IF to_regclass('public.intake_state') IS NOT NULL THEN
+        GRANT SELECT (name, value), INSERT (name, value), UPDATE (value)
+            ON public.intake_state TO bisik_intake;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.intake_state TO bisik_desk;
+    END IF;
 
     -- Schema desk: add and read on every table, audit_log included.
     FOR t IN
@@ -248,7 +298,7 @@ $$;
 
 -- Sequences that exist now (there are none in the first migration; this keeps later ones
 -- usable after a re-run).
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO bisik_intake, bisik_desk;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO bisik_desk;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA desk TO bisik_desk;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA desk FROM bisik_intake;
 
@@ -275,9 +325,14 @@ COMMIT;
 
 -- Check it (as a superuser, in the same database):
 --     SET ROLE bisik_intake;
---     SELECT count(*) FROM reports;          -- works
+--     SELECT status, closed_day FROM reports; -- works
+--     SELECT assignee FROM reports;          -- ERROR: permission denied for table reports
+--     UPDATE reports SET status = 'closed';  -- ERROR: permission denied for table reports
+--     UPDATE items SET sealed = sealed;      -- ERROR: permission denied for table items
+--     SELECT * FROM report_wraps;            -- ERROR: permission denied for table report_wraps
 --     SELECT * FROM desk.staff;              -- ERROR: permission denied for schema desk
 --     DELETE FROM reports;                   -- ERROR: permission denied for table reports
+--   (tests/integration/production_split.rs tries every forbidden statement.)
 --     RESET ROLE;
 --     SET ROLE bisik_desk;
 --     UPDATE desk.audit_log SET seq = seq;   -- ERROR: permission denied for table audit_log

@@ -4,6 +4,7 @@
 mod integrity;
 mod keys;
 mod logging;
+mod maintenance;
 mod reports;
 mod secrets;
 
@@ -46,6 +47,9 @@ pub enum Command {
     /// Reports in the database (ids for `keys recover`), never their content.
     #[command(subcommand)]
     Reports(reports::ReportsCommand),
+    /// Maintenance of the stored data (reshuffle).
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -113,6 +117,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         match cli.command {
             Command::Serve => {
                 init(&cfg).await?;
+                maintenance::spawn_reshuffle_schedule(cfg.clone());
                 serve_intake(cfg).await
             }
             Command::Intake => serve_intake(cfg).await,
@@ -130,6 +135,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
             Command::Keys(k) => keys::run(&cfg, k).await,
             Command::Reports(r) => reports::run(&cfg, r).await,
+            Command::Maintenance(m) => maintenance::run(&cfg, m).await,
         }
     })
 }
@@ -147,9 +153,11 @@ async fn connect(cfg: &Config, schema: Schema) -> Result<Store, Failure> {
     if crate::store::backend_of(&url)? == Backend::Sqlite {
         precreate_sqlite(&url)?;
     }
-    Store::connect(&url, schema, 16)
+    let store = Store::connect(&url, schema, 16)
         .await
-        .map_err(|e| open_failure(&url, schema, &e))
+        .map_err(|e| open_failure(&url, schema, &e))?;
+    refuse_planted_schema(&store, schema).await?;
+    Ok(store)
 }
 
 /// Names the database that could not be opened, and says what to do when a PostgreSQL
@@ -170,6 +178,27 @@ fn open_failure(url: &str, schema: Schema, e: &crate::store::StoreError) -> Fail
         1,
         format!("cannot open the {schema:?} database {name}: {e}"),
     )
+}
+
+/// Exit 3 (an integrity check failed), not 78: a view or trigger no migration made is a sign that
+/// someone wrote to the database file, not a setting the operator got wrong.
+async fn refuse_planted_schema(store: &Store, schema: Schema) -> Result<(), Failure> {
+    let planted = store.unexpected_schema_objects().await?;
+    if planted.is_empty() {
+        return Ok(());
+    }
+    Err(failure(
+        3,
+        format!(
+            "the {schema:?} database holds {} that no migration created: {}; someone with write access to the file may have planted it, so Bisik refuses to use it (remove it after checking the database)",
+            if planted.len() == 1 {
+                "an object"
+            } else {
+                "objects"
+            },
+            planted.join(", ")
+        ),
+    ))
 }
 
 /// Creates a SQLite file with mode 0600 before SQLite does, so the database and its -wal and
@@ -304,6 +333,7 @@ async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
     if cfg.auto_migrate {
         store.migrate().await?;
     }
+    maintenance::spawn_heartbeat(store.clone());
     let state = crate::intake::IntakeState::new(cfg, store, public, secrets);
     crate::intake::run(state)
         .await

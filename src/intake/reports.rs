@@ -209,14 +209,15 @@ pub async fn reporter_view(
     o: &Opened,
     page: u32,
 ) -> Result<ReporterView, StoreError> {
-    let report = st
+    // Only status and closed day: the intake role may read no other routing column.
+    let (status, closed_day) = st
         .store
-        .report(o.id)
+        .reporter_status(o.id)
         .await?
         .ok_or_else(|| StoreError::Corrupt("report of an access row is missing".into()))?;
     let status = ReporterStatus::project(
-        report.status,
-        report.closed_day,
+        status,
+        closed_day,
         today(),
         st.cfg.reporter.closed_delay_days,
     );

@@ -7,14 +7,19 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod committer;
+mod followup;
 mod items;
 mod listing;
 mod reports;
+mod reshuffle;
+mod schema_check;
 
 pub use committer::Committer;
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
+pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};
+pub use schema_check::MIGRATION_SCHEMA_OBJECTS;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -125,11 +130,24 @@ impl Store {
         let opts = match (backend, schema) {
             (Backend::Sqlite, _) => opts.after_connect(|conn, _| {
                 Box::pin(async move {
+                    // Before WAL, so it takes effect when a new file gets its first page (an
+                    // existing file keeps its size). WITHOUT ROWID tables keep at most about a
+                    // quarter page of a row inline: at 4 KiB every sealed item over ~1 KB spilled
+                    // into an overflow page of its own (612 MB for 100,000 reports); at 16 KiB
+                    // items up to ~4 KB stay inline.
+                    conn.execute("PRAGMA page_size = 16384").await?;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = FULL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA secure_delete = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    // A reshuffle's VACUUM holds writers for ~10 s at 100,000 reports
+                    // (docs/BENCHMARKS.md): a submission waits it out rather than failing.
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    // Issue 5: no function with side effects runs from a view or trigger
+                    // (schema_check.rs), and a WAL reset never leaves old frames, which are
+                    // in commit order, in the file (reshuffle.rs).
+                    conn.execute("PRAGMA trusted_schema = OFF").await?;
+                    conn.execute("PRAGMA journal_size_limit = 0").await?;
                     Ok(())
                 })
             }),

@@ -26,6 +26,8 @@ mod layering;
 mod network_identity;
 /// Metrics are coarse gauges, logs cannot be flooded, a full disk refuses messages first.
 mod ops;
+/// I1 order: after a reshuffle no physical order (pages, WAL, ctid, xmin, pg_dump) follows writes.
+mod order_at_rest;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
 mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.
