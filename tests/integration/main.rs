@@ -19,6 +19,8 @@ mod flood;
 mod group_commit;
 /// The module tree keeps the intake away from key-unlocking code (I3).
 mod layering;
+/// I3: no code or tip text stays in the server's memory after its request.
+mod memory;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
