@@ -384,7 +384,7 @@ impl Config {
                 "setting desk_database_url (BISIK_DESK_DATABASE_URL): {e}"
             ))
         })?;
-        // At least 2: the guessing alarm reserves half the pool for submissions.
+        // At least 2, so one running Argon2 never holds everything up.
         if !(2..=64).contains(&self.kdf.pool_size) {
             return Err(bad(format!(
                 "setting kdf.pool_size (BISIK_KDF_POOL) must be between 2 and 64, got {}",
