@@ -141,7 +141,7 @@ impl Default for Kdf {
             stock_max_age_secs: 600,
             followup_queue: 1024,
             alarm_failures_per_minute: 30,
-            followup_wait_secs: 50,
+            followup_wait_secs: 55,
         }
     }
 }

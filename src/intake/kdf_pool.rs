@@ -186,6 +186,9 @@ impl Gate {
             }
             let (tx, rx) = oneshot::channel();
             st.submissions.push_back(tx);
+            // Entries ahead may all be abandoned ones, with every permit free: hand out now
+            // rather than wait for a release that may never come.
+            self.dispatch(&mut st);
             rx
         };
         rx.await.expect("the gate never drops a waiting submission")
@@ -209,6 +212,7 @@ impl Gate {
             }
             let (tx, rx) = oneshot::channel();
             st.followups.push_back(tx);
+            self.dispatch(&mut st);
             rx
         };
         // On timeout the receiver is dropped: the gate skips the entry, and a permit sent in
@@ -455,4 +459,66 @@ impl KdfPool {
 #[inline(never)]
 fn derive_boxed(code: &FollowupCode, pepper: &SecretKey32) -> Box<CodeSecrets> {
     Box::new(derive_code_secrets(code, pepper).expect("v1 parameters are valid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(size: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            size,
+            alarm_share: size,
+            alarmed: AtomicBool::new(false),
+            state: Mutex::new(GateState {
+                free: size,
+                followups_running: 0,
+                submissions: VecDeque::new(),
+                followups: VecDeque::new(),
+            }),
+        })
+    }
+
+    /// A freed permit goes to a submission that arrived after a waiting follow-up; the
+    /// follow-up is served next, in order; one past its deadline gets Busy and is skipped.
+    #[tokio::test]
+    async fn submissions_go_first_and_followups_in_order() {
+        let g = gate(1);
+        let held = g.followup(8, Duration::from_secs(5)).await.ok().unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let expired = {
+            let g = g.clone();
+            tokio::spawn(async move { g.followup(8, Duration::from_millis(10)).await.is_err() })
+        };
+        assert!(expired.await.unwrap(), "past its deadline: Busy");
+        let mut waiters = Vec::new();
+        for (name, sub) in [
+            ("followup 1", false),
+            ("followup 2", false),
+            ("submission", true),
+        ] {
+            let (g, order) = (g.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                let p = if sub {
+                    g.submission().await
+                } else {
+                    g.followup(8, Duration::from_secs(5)).await.ok().unwrap()
+                };
+                order.lock().unwrap().push(name);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(p);
+            }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(held);
+        for w in waiters {
+            w.await.unwrap();
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["submission", "followup 1", "followup 2"]
+        );
+        let st = g.state.lock().unwrap();
+        assert_eq!((st.free, st.followups_running), (1, 0));
+    }
 }

@@ -11,6 +11,11 @@ on_both!(
     aborted_followups_do_not_pile_up_argon2
 );
 
+/// The flood tests measure time against the machine's two cores, so they take turns instead of
+/// running beside each other (cargo runs tests in parallel), which would halve each one's
+/// Argon2 capacity. tokio's mutex works across the tests' separate runtimes.
+static ONE_FLOOD_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Attacker connections in the flood (issue 5: "300 attacker connections").
 const ATTACKERS: usize = 300;
 /// Reporter follow-ups tried during the flood, and how many must be answered within 60 s.
@@ -61,11 +66,13 @@ async fn reporter(url: String, code: String) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < REPORTER_BOUND {
         let client = reqwest::Client::builder()
-            .timeout(REPORTER_BOUND)
+            .timeout(REPORTER_BOUND - start.elapsed())
             .build()
             .unwrap();
         match client.post(&url).json(&json!({"code": code})).send().await {
-            Ok(r) if r.status() == 200 => return Some(start.elapsed()),
+            Ok(r) if r.status() == 200 => {
+                return Some(start.elapsed()).filter(|t| *t <= REPORTER_BOUND);
+            }
             Ok(r) if r.status() == 503 => {
                 let wait = r
                     .headers()
@@ -93,6 +100,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// follow-up does, so the test fails if submissions lose their priority. Memory stays bounded:
 /// queued follow-ups hold no Argon2 memory.
 async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
+    let _turn = ONE_FLOOD_AT_A_TIME.lock().await;
     let app = TestApp::start(b).await;
     let codes: Vec<String> = {
         let mut v = Vec::new();
@@ -104,24 +112,26 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
         }
         v
     };
+    // Drain the stock, then start the flood at once: the stock is refilled only after a quiet
+    // second, which the flood never grants, so every submission during the flood needs an
+    // Argon2 of its own, and its latency shows whether it still goes ahead of the queue.
+    for _ in 0..bisik::config::Kdf::default().stock_size + 2 {
+        app.submit(json!({"description": "menguras stok"})).await;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (answered, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let url = app.url("/api/v1/followup");
+    let flood_started = Instant::now();
     let flood: Vec<_> = (0..ATTACKERS)
         .map(|_| attacker(url.clone(), stop.clone(), answered.clone(), refused.clone()))
         .collect();
     // Let the queue fill: every attacker has a request waiting.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // Submissions throughout. The first ones drain the stock; once it is empty (it is not
-    // refilled while Argon2 is in demand) each submission needs an Argon2 of its own, and its
-    // latency shows whether it still goes ahead of the queued follow-ups.
     let submit_url = app.url("/api/v1/reports");
     let submissions = tokio::spawn(async move {
-        let stock = bisik::config::Kdf::default().stock_size;
-        let mut computed = Vec::new();
+        let mut lat = Vec::new();
         let started = Instant::now();
-        let mut n = 0usize;
         while started.elapsed() < Duration::from_secs(75) {
             let t = Instant::now();
             let r = TestApp::client()
@@ -137,19 +147,16 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
                 "a submission failed during the flood: {}",
                 r.text().await.unwrap()
             );
-            n += 1;
-            if n > stock {
-                computed.push(t.elapsed());
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
+            lat.push(t.elapsed());
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
         // With priority each takes about one Argon2; without, each waits behind the queue.
         assert!(
-            computed.len() >= 3,
-            "submissions lost their priority: only {} needing their own Argon2 completed in 75 s",
-            computed.len()
+            lat.len() >= 3,
+            "submissions lost their priority: only {} completed in 75 s",
+            lat.len()
         );
-        (n, computed)
+        lat
     });
 
     // Reporters: one every 2 s, each measured on its own.
@@ -167,7 +174,7 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
         }
         waits.push(r.await.unwrap());
     }
-    let (n_submitted, mut computed) = submissions.await.unwrap();
+    let mut computed = submissions.await.unwrap();
     stop.store(true, Ordering::Relaxed);
     for f in flood {
         f.await.unwrap();
@@ -178,7 +185,7 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
     computed.sort();
     eprintln!(
         "flood: {} wrong codes answered, {} refused; reporters answered {}/{} (p50 {:?}, max {:?}); \
-         {n_submitted} submissions, {} with their own Argon2 (p50 {:?}, max {:?}); RSS max {} MiB",
+         {} submissions, each with its own Argon2 (p50 {:?}, max {:?}); RSS max {} MiB",
         answered.load(Ordering::Relaxed),
         refused.load(Ordering::Relaxed),
         ok.len(),
@@ -190,10 +197,25 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
         computed.last(),
         rss_max / 1024
     );
+    // The Argon2 throughput the server achieved during the flood. Below ATTACKERS / deadline
+    // the queue runs past its deadline and a reporter's chance falls to about
+    // capacity × deadline / ATTACKERS, whatever the order (docs/DESIGN-NOTES.md): say so, so a
+    // failure on an overloaded machine is told apart from a scheduling fault.
+    let argon2s = answered.load(Ordering::Relaxed) as f64 + (ok.len() + computed.len()) as f64;
+    let capacity = argon2s / flood_started.elapsed().as_secs_f64();
+    let wait = bisik::config::Kdf::default().followup_wait_secs as f64;
     assert!(
         ok.len() >= REPORTER_MUST_SUCCEED,
-        "only {} of {REPORTER_TRIES} reporters were answered within {REPORTER_BOUND:?}",
-        ok.len()
+        "only {} of {REPORTER_TRIES} reporters were answered within {REPORTER_BOUND:?}; the server \
+         ran {capacity:.1} Argon2/s during the flood, and the bound needs about {:.1}/s \
+         ({ATTACKERS} attackers / {wait} s deadline){}",
+        ok.len(),
+        ATTACKERS as f64 / wait,
+        if capacity < ATTACKERS as f64 / wait {
+            ": this machine was too loaded for the bound to be possible"
+        } else {
+            ""
+        }
     );
     assert!(
         answered.load(Ordering::Relaxed) > 100,
@@ -230,6 +252,7 @@ async fn flood_slows_reporters_down_but_never_locks_them_out(b: Backend) {
 /// and with it the permit while the Argon2 went on running in the blocking pool, so aborting
 /// clients piled up Argon2 instances (24 of them: 31 threads, 1.1 GiB).
 async fn aborted_followups_do_not_pile_up_argon2(b: Backend) {
+    let _turn = ONE_FLOOD_AT_A_TIME.lock().await;
     let app = TestApp::start_with(
         b,
         Opts {
