@@ -133,6 +133,21 @@ impl Drop for Permit {
 }
 
 impl Gate {
+    /// `size` permits, all free; under the alarm follow-ups keep `size - size/4` of them.
+    fn new(size: usize) -> Arc<Self> {
+        Arc::new(Gate {
+            size,
+            alarm_share: (size - size / 4).max(1),
+            alarmed: AtomicBool::new(false),
+            state: Mutex::new(GateState {
+                free: size,
+                followups_running: 0,
+                submissions: VecDeque::new(),
+                followups: VecDeque::new(),
+            }),
+        })
+    }
+
     fn share(&self) -> usize {
         if self.alarmed.load(Ordering::Relaxed) {
             self.alarm_share
@@ -256,17 +271,7 @@ impl KdfPool {
         Arc::new(KdfPool {
             pepper: Arc::new(pepper),
             settings,
-            gate: Arc::new(Gate {
-                size,
-                alarm_share: (size - size / 4).max(1),
-                alarmed: AtomicBool::new(false),
-                state: Mutex::new(GateState {
-                    free: size,
-                    followups_running: 0,
-                    submissions: VecDeque::new(),
-                    followups: VecDeque::new(),
-                }),
-            }),
+            gate: Gate::new(size),
             stock: Mutex::new(Vec::with_capacity(settings.stock_size)),
             drawn: Notify::new(),
             window: Mutex::new(AlarmWindow {
@@ -465,25 +470,11 @@ fn derive_boxed(code: &FollowupCode, pepper: &SecretKey32) -> Box<CodeSecrets> {
 mod tests {
     use super::*;
 
-    fn gate(size: usize) -> Arc<Gate> {
-        Arc::new(Gate {
-            size,
-            alarm_share: size,
-            alarmed: AtomicBool::new(false),
-            state: Mutex::new(GateState {
-                free: size,
-                followups_running: 0,
-                submissions: VecDeque::new(),
-                followups: VecDeque::new(),
-            }),
-        })
-    }
-
     /// A freed permit goes to a submission that arrived after a waiting follow-up; the
     /// follow-up is served next, in order; one past its deadline gets Busy and is skipped.
     #[tokio::test]
     async fn submissions_go_first_and_followups_in_order() {
-        let g = gate(1);
+        let g = Gate::new(1);
         let held = g.followup(8, Duration::from_secs(5)).await.ok().unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let expired = {
