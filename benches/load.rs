@@ -38,6 +38,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+#[path = "load/reporter.rs"]
+mod reporter;
+
 /// Concurrency of every submission test (the "concurrency 8").
 const SUBMIT_CONCURRENCY: usize = 8;
 /// Codes in stock for the "while the stock lasts" test.
@@ -1247,7 +1250,9 @@ async fn backend(
 
     // --- Server 2: no stock; sustained submissions, then the flood.
     let url = fresh_url(&mut pg, "nostock").await?;
-    let mut s2 = Server::start(&s.tmp, url.as_deref(), pool, 0, 32)?;
+    // The default follow-up queue, so the flood meets the deployed FIFO and deadline.
+    let queue = bisik::config::Kdf::default().followup_queue;
+    let mut s2 = Server::start(&s.tmp, url.as_deref(), pool, 0, queue)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_start = s2.rss_kib();
     rep.add(
@@ -1292,7 +1297,8 @@ async fn backend(
         ),
         &verdict_cpu(rate >= 0.9 * bound, &cpu),
     );
-    flood(s, rep, name, &s2, &c).await?;
+    let reporter_code = t.codes.first().cloned();
+    flood(s, rep, name, &s2, &c, reporter_code).await?;
     finish(rep, name, "no-stock server", &mut s2);
     drop(s2);
 
@@ -1406,6 +1412,7 @@ async fn flood(
     name: &str,
     srv: &Server,
     c: &reqwest::Client,
+    reporter_code: Option<String>,
 ) -> Result<()> {
     let secs = (s.secs * 0.75).max(5.0);
     let fc = client(FLOOD_CLIENTS);
@@ -1454,8 +1461,16 @@ async fn flood(
             followup(fc.clone(), flood_base.clone(), code)
         },
     ));
-    // Give the flood a moment to fill the queue before the submitters start.
+    // Give the flood a moment to fill the queue before the submitters and the reporter start.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let reporter_stop = Arc::new(AtomicBool::new(false));
+    let reporter_task = reporter_code.map(|code| {
+        tokio::spawn(reporter::reporter(
+            base.clone(),
+            code,
+            reporter_stop.clone(),
+        ))
+    });
     let cc = c.clone();
     let sub_base = base.clone();
     let mut subs = drive(
@@ -1467,7 +1482,13 @@ async fn flood(
         move |_| submit(cc.clone(), sub_base.clone()),
     )
     .await;
+    // The reporter's last follow-up still finishes (within its 60 s) after the flood ends.
+    reporter_stop.store(true, Ordering::Relaxed);
     let flood_t = flood_task.await.expect("flood task");
+    let reporter_lat = match reporter_task {
+        Some(t) => Some(t.await.expect("reporter task")),
+        None => None,
+    };
     let cpu = cpu.stop(flood_t.total() as usize);
     stop.store(true, Ordering::Relaxed);
     let (rss_max, samples) = sampler.await.expect("sampler");
@@ -1518,6 +1539,21 @@ async fn flood(
         "all succeed",
         verdict(failed == 0 && subs.ok() > 0),
     );
+    match reporter_lat {
+        Some(mut r) => {
+            let ok = r.given_up == 0 && !r.answered.is_empty();
+            rep.add(
+                name,
+                "a reporter's follow-up during the flood (one at a time, honouring Retry-After)",
+                r.summary(),
+                "answered within 60 s",
+                verdict(ok),
+            )
+        }
+        None => rep.note(format!(
+            "{name}: no code was issued before the flood, so no reporter latency"
+        )),
+    }
     Ok(())
 }
 

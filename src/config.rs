@@ -134,10 +134,13 @@ pub struct Kdf {
     pub stock_size: usize,
     /// Seconds a precomputed code may wait in the stock before it is discarded.
     pub stock_max_age_secs: u64,
-    /// Follow-ups allowed to wait or run at once; past this they get 503.
+    /// Follow-ups allowed to wait at once; past this they get 503. Deeper than any flood the
+    /// connection limits admit, so a real reporter always gets a place (docs/DESIGN-NOTES.md).
     pub followup_queue: usize,
     /// Failed follow-ups per minute that raise the guessing alarm.
     pub alarm_failures_per_minute: usize,
+    /// Seconds a follow-up may wait in the queue before it gets 503.
+    pub followup_wait_secs: u64,
 }
 
 /// Background maintenance of the stored data.
@@ -192,8 +195,9 @@ impl Default for Kdf {
             pool_size: cpus.max(2),
             stock_size: 32,
             stock_max_age_secs: 600,
-            followup_queue: 32,
+            followup_queue: 1024,
             alarm_failures_per_minute: 30,
+            followup_wait_secs: 55,
         }
     }
 }
@@ -453,7 +457,7 @@ impl Config {
                 "setting desk_database_url (BISIK_DESK_DATABASE_URL): {e}"
             ))
         })?;
-        // At least 2: the guessing alarm reserves half the pool for submissions.
+        // At least 2, so one running Argon2 never holds everything up.
         if !(2..=64).contains(&self.kdf.pool_size) {
             return Err(bad(format!(
                 "setting kdf.pool_size (BISIK_KDF_POOL) must be between 2 and 64, got {}",
@@ -466,9 +470,11 @@ impl Config {
                 self.kdf.stock_size
             )));
         }
-        if !(10..=86_400).contains(&self.kdf.stock_max_age_secs) {
+        // Each stocked code opens the report of a reporter who has not come yet, so the age
+        // bounds what a memory capture yields.
+        if !(10..=3_600).contains(&self.kdf.stock_max_age_secs) {
             return Err(bad(format!(
-                "setting kdf.stock_max_age_secs must be between 10 and 86400, got {}",
+                "setting kdf.stock_max_age_secs must be between 10 and 3600 (one hour), got {}",
                 self.kdf.stock_max_age_secs
             )));
         }
@@ -476,6 +482,12 @@ impl Config {
             return Err(bad(format!(
                 "setting kdf.followup_queue (BISIK_FOLLOWUP_QUEUE) must be between 1 and 100000, got {}",
                 self.kdf.followup_queue
+            )));
+        }
+        if !(1..=300).contains(&self.kdf.followup_wait_secs) {
+            return Err(bad(format!(
+                "setting kdf.followup_wait_secs must be between 1 and 300, got {}",
+                self.kdf.followup_wait_secs
             )));
         }
         if self.kdf.alarm_failures_per_minute == 0 {

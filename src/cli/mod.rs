@@ -91,8 +91,7 @@ fn failure(code: u8, message: impl Into<String>) -> Failure {
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    // No core dumps: a dump of the intake or desk would hold keys and plaintext.
-    let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
+    harden_process();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,6 +99,17 @@ pub fn main() -> ExitCode {
             eprintln!("bisik: {}", f.message);
             ExitCode::from(f.code)
         }
+    }
+}
+
+/// Before anything else, for every subcommand: no core dumps, since a dump of the intake or desk
+/// would hold keys and plaintext; and not dumpable, which also refuses ptrace and /proc/PID/mem
+/// to other processes of the same user (only root with CAP_SYS_PTRACE can still read them).
+fn harden_process() {
+    let _ = rlimit::setrlimit(rlimit::Resource::CORE, 0, 0);
+    use rustix::process::{DumpableBehavior, set_dumpable_behavior};
+    if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+        eprintln!("bisik: warning: cannot mark the process non-dumpable: {e}");
     }
 }
 
@@ -111,6 +121,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let cfg = Arc::new(cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work is Argon2 (64 MiB each, bounded by the KDF pool, whose permit lives in
+        // the blocking closure) plus file I/O; a small cap keeps a burst from spawning hundreds
+        // of threads. Queued blocking tasks hold no Argon2 memory until they run.
+        .max_blocking_threads(cfg.kdf.pool_size + 4)
         .build()
         .map_err(|e| failure(1, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
@@ -348,5 +362,15 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hardening_makes_the_process_non_dumpable() {
+        harden_process();
+        assert_eq!(
+            rustix::process::dumpable_behavior().unwrap(),
+            rustix::process::DumpableBehavior::NotDumpable
+        );
+        assert_eq!(rlimit::getrlimit(rlimit::Resource::CORE).unwrap(), (0, 0));
     }
 }

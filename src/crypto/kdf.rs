@@ -46,6 +46,13 @@ pub struct CodeSecrets {
     pub version: u8,
 }
 
+impl Drop for CodeSecrets {
+    /// The tag is not a key, but it ties a code to its report row: it goes with the request too.
+    fn drop(&mut self) {
+        self.tag.zeroize();
+    }
+}
+
 impl std::fmt::Debug for CodeSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CodeSecrets")

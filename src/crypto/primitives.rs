@@ -48,6 +48,16 @@ impl PartialEq for SecretKey32 {
     }
 }
 
+/// Overwrites the stack below the caller's frame with zeros. Call it right after a function that
+/// handled a secret returns: its frames, and every temporary copy of the secret in them, are
+/// then gone from the thread's stack, which is never freed (glibc even caches the stacks of
+/// finished threads) and so escapes the zero-on-free allocator (I3).
+#[inline(never)]
+pub fn wipe_stack() {
+    let mut scratch = [0u8; 64 * 1024];
+    std::hint::black_box(&mut scratch);
+}
+
 /// Fills `buf` from the OS RNG. An RNG failure is unrecoverable for a service whose every
 /// promise rests on fresh randomness, so it aborts rather than continue with weak keys.
 pub fn os_fill(buf: &mut [u8]) {

@@ -8,6 +8,7 @@ use super::kdf_pool::Busy;
 use super::reports::{self, ReporterMessage, TipPlain};
 use crate::config::Choice;
 use crate::crypto::code::{CodeError, FollowupCode, contains_code_run};
+use crate::crypto::primitives::wipe_stack;
 use crate::domain::{ReporterStatus, day_string, today};
 use crate::web::ApiError;
 use crate::web::body::{is_cross_site, read_json};
@@ -18,32 +19,41 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{OpenApi, ToSchema};
+use zeroize::Zeroizing;
 
 /// A new tip. Only `description` is required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// Category id from /api/v1/meta; `lainnya` (other) when omitted.
-    pub category: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Zeroizing<String>>,
     /// Area id from /api/v1/meta. Sealed with the tip, never stored in plaintext.
-    pub area: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub area: Option<Zeroizing<String>>,
     /// What is happening (required, at most 10000 characters).
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Zeroizing<String>>,
     /// Where (at most 500 characters).
-    pub location: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Zeroizing<String>>,
     /// When (at most 200 characters).
-    pub when: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub when: Option<Zeroizing<String>>,
     /// Who is involved (at most 2000 characters).
-    pub people: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub people: Option<Zeroizing<String>>,
     /// Vehicles (at most 1000 characters).
-    pub vehicles: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub vehicles: Option<Zeroizing<String>>,
 }
 
 /// The follow-up code, shown once.
 #[derive(Serialize, ToSchema)]
 pub struct SubmitResponse {
     /// Twenty digits in five groups of four.
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: Zeroizing<String>,
 }
 
 /// A follow-up request.
@@ -51,7 +61,8 @@ pub struct SubmitResponse {
 #[serde(deny_unknown_fields)]
 pub struct FollowupRequest {
     /// The follow-up code, with any grouping.
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: Zeroizing<String>,
     /// Page of the conversation: 0 (the default) is the newest messages; each page holds
     /// `reporter.messages_per_page` messages (20 by default).
     #[schema(minimum = 0, maximum = 100000)]
@@ -75,9 +86,11 @@ pub struct FollowupResponse {
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     /// The follow-up code.
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: Zeroizing<String>,
     /// The message (at most 5000 characters).
-    pub body: String,
+    #[schema(value_type = String)]
+    pub body: Zeroizing<String>,
     /// Optional idempotency key, chosen by the client (16 to 64 letters, digits, `-` or `_`;
     /// a random UUID will do). A message resent with the same key, e.g. after a lost 201, is
     /// stored once and answered with the same 201. It is stored only as a keyed hash under the
@@ -196,7 +209,7 @@ fn field_error(code: &'static str, id: &'static str, en: &'static str, field: &s
 
 /// Checks one optional text field: length in characters, and no control characters other than
 /// newline and tab. Returns the trimmed value, or None when empty.
-fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
     let Some(v) = v else { return Ok(None) };
     if v.chars().count() > max {
         return Err(field_error(
@@ -216,15 +229,15 @@ fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, Ap
             field,
         ));
     }
-    if contains_code_run(&v) {
+    if contains_code_run(v) {
         return Err(CONTAINS_CODE);
     }
     let t = v.trim();
     Ok((!t.is_empty()).then(|| t.to_owned()))
 }
 
-fn choice(field: &str, v: Option<String>, list: &[Choice]) -> Result<Option<String>, ApiError> {
-    match v.as_deref().map(str::trim) {
+fn choice(field: &str, v: Option<&str>, list: &[Choice]) -> Result<Option<String>, ApiError> {
+    match v.map(str::trim) {
         None | Some("") => Ok(None),
         Some(id) if list.iter().any(|c| c.id == id) => Ok(Some(id.to_owned())),
         Some(_) => Err(field_error(
@@ -236,16 +249,26 @@ fn choice(field: &str, v: Option<String>, list: &[Choice]) -> Result<Option<Stri
     }
 }
 
-fn validate_tip(st: &IntakeState, r: SubmitRequest) -> Result<TipPlain, ApiError> {
-    let category = choice("category", r.category, &st.cfg.categories)?.unwrap_or_else(|| {
+fn validate_tip(st: &IntakeState, r: &SubmitRequest) -> Result<TipPlain, ApiError> {
+    let category = choice(
+        "category",
+        r.category.as_deref().map(String::as_str),
+        &st.cfg.categories,
+    )?
+    .unwrap_or_else(|| {
         if st.cfg.categories.iter().any(|c| c.id == "lainnya") {
             "lainnya".to_owned()
         } else {
             st.cfg.categories[st.cfg.categories.len() - 1].id.clone()
         }
     });
-    let area = choice("area", r.area, &st.cfg.areas)?;
-    let description = text("description", r.description, 10_000)?.ok_or_else(|| {
+    let area = choice("area", r.area.as_deref().map(String::as_str), &st.cfg.areas)?;
+    let description = text(
+        "description",
+        r.description.as_deref().map(String::as_str),
+        10_000,
+    )?
+    .ok_or_else(|| {
         field_error(
             "description_required",
             "Keterangan wajib diisi: ceritakan apa yang Anda ketahui",
@@ -258,12 +281,21 @@ fn validate_tip(st: &IntakeState, r: SubmitRequest) -> Result<TipPlain, ApiError
         category,
         area,
         description,
-        location: text("location", r.location, 500)?,
-        when: text("when", r.when, 200)?,
-        people: text("people", r.people, 2_000)?,
-        vehicles: text("vehicles", r.vehicles, 1_000)?,
+        location: text("location", r.location.as_deref().map(String::as_str), 500)?,
+        when: text("when", r.when.as_deref().map(String::as_str), 200)?,
+        people: text("people", r.people.as_deref().map(String::as_str), 2_000)?,
+        vehicles: text("vehicles", r.vehicles.as_deref().map(String::as_str), 1_000)?,
         day: day_string(today()),
     })
+}
+
+/// A JSON response serialised into a zeroizing buffer: it carries a code or a reporter's text.
+/// The copy handed to actix is freed (and so zeroed by the allocator) once it is sent.
+fn secret_json(mut builder: actix_web::HttpResponseBuilder, body: &impl Serialize) -> HttpResponse {
+    let buf = Zeroizing::new(serde_json::to_vec(body).expect("serialisable"));
+    builder
+        .content_type("application/json")
+        .body(actix_web::web::Bytes::copy_from_slice(&buf))
 }
 
 fn limits(st: &IntakeState) -> (usize, Duration) {
@@ -289,9 +321,11 @@ fn limits(st: &IntakeState) -> (usize, Duration) {
 )]
 pub async fn submit(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
     let lang = Lang::from_request(&req);
-    submit_inner(&st, &req, payload)
+    let res = submit_inner(&st, &req, payload)
         .await
-        .unwrap_or_else(|e| e.render(lang))
+        .unwrap_or_else(|e| e.render(lang));
+    wipe_stack();
+    res
 }
 
 async fn submit_inner(
@@ -304,7 +338,8 @@ async fn submit_inner(
     }
     let (limit, timeout) = limits(st);
     let body: SubmitRequest = read_json(req, payload, limit, timeout).await?;
-    let tip = validate_tip(st, body)?;
+    let tip = validate_tip(st, &body)?;
+    drop(body);
     if st.disk.state() == DiskState::SubmissionsRefused {
         return Err(DISK_LOW_SUBMISSIONS.retry_after(300));
     }
@@ -312,16 +347,20 @@ async fn submit_inner(
     reports::create(st, tip, &secrets)
         .await
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Created().json(SubmitResponse {
-        code: code.display().to_string(),
-    }))
+    drop(secrets);
+    Ok(secret_json(
+        HttpResponse::Created(),
+        &SubmitResponse {
+            code: code.display(),
+        },
+    ))
 }
 
 async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, ApiError> {
     if typed.len() > 64 {
         return Err(code_error(CodeError::TooLong));
     }
-    let code = FollowupCode::parse(typed).map_err(code_error)?;
+    let code = Box::new(FollowupCode::parse(typed).map_err(code_error)?);
     let secrets = st
         .kdf
         .derive_for_followup(code)
@@ -348,9 +387,11 @@ async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, Api
 )]
 pub async fn followup(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
     let lang = Lang::from_request(&req);
-    followup_inner(&st, &req, payload)
+    let res = followup_inner(&st, &req, payload)
         .await
-        .unwrap_or_else(|e| e.render(lang))
+        .unwrap_or_else(|e| e.render(lang));
+    wipe_stack();
+    res
 }
 
 async fn followup_inner(
@@ -376,11 +417,14 @@ async fn followup_inner(
     let view = reports::reporter_view(st, &opened, page)
         .await
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(FollowupResponse {
-        status: view.status,
-        messages: view.messages,
-        older: view.older,
-    }))
+    Ok(secret_json(
+        HttpResponse::Ok(),
+        &FollowupResponse {
+            status: view.status,
+            messages: view.messages,
+            older: view.older,
+        },
+    ))
 }
 
 /// Send a message to the investigators.
@@ -402,9 +446,11 @@ pub async fn post_message(
     payload: Payload,
 ) -> HttpResponse {
     let lang = Lang::from_request(&req);
-    message_inner(&st, &req, payload)
+    let res = message_inner(&st, &req, payload)
         .await
-        .unwrap_or_else(|e| e.render(lang))
+        .unwrap_or_else(|e| e.render(lang));
+    wipe_stack();
+    res
 }
 
 async fn message_inner(
@@ -418,7 +464,7 @@ async fn message_inner(
     let (limit, timeout) = limits(st);
     let body: MessageRequest = read_json(req, payload, limit, timeout).await?;
     // Cheap checks first, so a bad message costs no Argon2.
-    let text = text("body", Some(body.body), 5_000)?.ok_or_else(|| {
+    let text = text("body", Some(body.body.as_str()), 5_000)?.ok_or_else(|| {
         field_error(
             "body_required",
             "Pesan tidak boleh kosong",

@@ -58,6 +58,7 @@ impl IntakeState {
                 pool_size: cfg.kdf.pool_size,
                 stock_size: cfg.kdf.stock_size,
                 followup_queue: cfg.kdf.followup_queue,
+                followup_wait: Duration::from_secs(cfg.kdf.followup_wait_secs),
                 alarm_per_minute: cfg.kdf.alarm_failures_per_minute,
                 stock_max_age: Duration::from_secs(cfg.kdf.stock_max_age_secs),
             },
@@ -159,7 +160,8 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
             let block = block.clone();
             let app = App::new()
                 .app_data(data.clone())
-                .wrap_fn(move |req, srv| {
+                .wrap_fn(move |mut req, srv| {
+                    crate::web::detach::detach_head(&mut req);
                     let path = path_of(&req);
                     let headers = headers.clone();
                     let fut = srv.call(req);

@@ -2,6 +2,7 @@
 //! JSON error shape with its two languages, body reading with limits, and the cross-site check.
 
 pub mod body;
+pub mod detach;
 pub mod error;
 pub mod headers;
 pub mod raw_io;

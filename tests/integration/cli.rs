@@ -49,6 +49,15 @@ fn bad_settings_get_one_sentence_naming_them() {
     let out = run(dir.path(), &["--config", "bisik.toml", "migrate"], &[]);
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("quick_exit_url"));
+    // A stocked code opens a future report: it may wait an hour at most (issue 5, section 1).
+    std::fs::write(&cfg, "[kdf]\nstock_max_age_secs = 3601\n").unwrap();
+    let out = run(dir.path(), &["--config", "bisik.toml", "migrate"], &[]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kdf.stock_max_age_secs") && err.contains("3600"),
+        "{err}"
+    );
     std::fs::write(&cfg, "colour = \"blue\"\n").unwrap();
     let out = run(dir.path(), &["migrate"], &[]);
     assert_eq!(out.status.code(), Some(78));

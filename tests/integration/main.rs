@@ -22,6 +22,8 @@ mod flood;
 mod group_commit;
 /// The module tree keeps the intake away from key-unlocking code (I3).
 mod layering;
+/// I3: no code or tip text stays in the server's memory after its request.
+mod memory;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
 /// Metrics are coarse gauges, logs cannot be flooded, a full disk refuses messages first.
