@@ -21,6 +21,8 @@ mod group_commit;
 mod layering;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
+/// The live server keeps the promises of its OpenAPI document (405 Allow, choices, 415).
+mod openapi_conformance;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
 mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.
