@@ -1,5 +1,5 @@
-//! The intake's JSON request bodies (`src/intake/api.rs`), decoded as the server decodes them
-//! (UTF-8, then serde_json into the request type), checked against the OpenAPI document the
+//! The intake's JSON request bodies (`src/intake/api.rs`), decoded by the server's own decoder
+//! (`web::body::decode_json`: UTF-8, serde_json into the request type, objects only), checked against the OpenAPI document the
 //! server publishes, and passed through the validation that needs no server: pasted-code
 //! detection on every text and code parsing on every `code`.
 //!
@@ -11,6 +11,7 @@
 
 use bisik::crypto::code::{FollowupCode, contains_code_run};
 use bisik::intake::api::{ApiDoc, FollowupRequest, MessageRequest, SubmitRequest};
+use bisik::web::body::decode_json;
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -78,7 +79,7 @@ fn check<T: serde::de::DeserializeOwned>(schema_name: &str, validated: &[&str], 
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
 
-    let typed_ok = serde_json::from_str::<T>(text).is_ok();
+    let typed_ok = decode_json::<T>(text.as_bytes()).is_ok();
     let members = serde_json::from_str::<Members>(text).ok();
     if typed_ok {
         let m = members

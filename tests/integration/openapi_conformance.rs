@@ -73,6 +73,19 @@ async fn served_document_matches_the_server() {
             .unwrap();
         assert_eq!(r.status(), 415, "{path}");
     }
+    // Bodies are objects, as documented: serde would fill a struct from an array of its
+    // fields in order, so `["<code>"]` was a follow-up (found by the fuzz target `requests`).
+    for (path, body) in [
+        (paths::FOLLOWUP, json!(["1295 2984 0371 6605 8237"])),
+        (
+            paths::MESSAGES,
+            json!(["1295 2984 0371 6605 8237", "pesan"]),
+        ),
+        (paths::REPORTS, json!([null, null, "keterangan"])),
+    ] {
+        let r = app.post(path, body).await;
+        assert_eq!(r.status(), 422, "{path}");
+    }
     // The pattern admits separators the parser ignores, up to 64 characters (maxLength), even
     // when they take more than one byte each: such a code is looked up (404), not refused (400).
     let code = format!("1295{}2984 0371 6605 8237", "\u{202f}".repeat(64 - 24 + 1));
