@@ -21,30 +21,58 @@ use std::time::Duration;
 use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
-/// A new tip. Only `description` is required.
+// The OpenAPI patterns below say what `text` and `FollowupCode::parse` accept, as ECMA-262:
+// - optional text: no control character other than tab, line feed and carriage return;
+// - required text: also not blank once trimmed (leading white space as `str::trim` sees it, less
+//   the control characters already refused, then one character that is neither, then any text);
+// - code: the version digit `1`, then 19 more digits, the separators `parse` ignores anywhere.
+// JSON Schema cannot say "no follow-up code inside" or check a Damm digit; docs/FUZZING.md
+// (schemathesis) names those two exceptions. `doc_tests` holds each pattern to the code.
+/// A new tip. Only `description` is required. Beyond what the schema says, a text that holds a
+/// follow-up code (20 digits passing the check digit) is refused with 422 `contains_code`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// Category id from /api/v1/meta; `lainnya` (other) when omitted.
-    #[schema(value_type = Option<String>)]
+    #[schema(nullable, value_type = Option<String>)]
     pub category: Option<Zeroizing<String>>,
     /// Area id from /api/v1/meta. Sealed with the tip, never stored in plaintext.
-    #[schema(value_type = Option<String>)]
+    #[schema(nullable, value_type = Option<String>)]
     pub area: Option<Zeroizing<String>>,
     /// What is happening (required, at most 10000 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(required = true, value_type = String, max_length = 10000, pattern = r"^[\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\x9F\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$")]
     pub description: Option<Zeroizing<String>>,
     /// Where (at most 500 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        nullable,
+        value_type = Option<String>,
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub location: Option<Zeroizing<String>>,
     /// When (at most 200 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        nullable,
+        value_type = Option<String>,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub when: Option<Zeroizing<String>>,
     /// Who is involved (at most 2000 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        nullable,
+        value_type = Option<String>,
+        max_length = 2000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub people: Option<Zeroizing<String>>,
     /// Vehicles (at most 1000 characters).
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        nullable,
+        value_type = Option<String>,
+        max_length = 1000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub vehicles: Option<Zeroizing<String>>,
 }
 
@@ -60,12 +88,16 @@ pub struct SubmitResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowupRequest {
-    /// The follow-up code, with any grouping.
-    #[schema(value_type = String)]
+    /// The follow-up code, with any grouping (at most 64 characters).
+    #[schema(
+        value_type = String,
+        max_length = 64,
+        pattern = r"^[ \-.\t\u00A0\u202F]*1([ \-.\t\u00A0\u202F]*[0-9]){19}[ \-.\t\u00A0\u202F]*$"
+    )]
     pub code: Zeroizing<String>,
     /// Page of the conversation: 0 (the default) is the newest messages; each page holds
     /// `reporter.messages_per_page` messages (20 by default).
-    #[schema(minimum = 0, maximum = 100000)]
+    #[schema(nullable, minimum = 0, maximum = 100000)]
     pub page: Option<u32>,
 }
 
@@ -85,17 +117,30 @@ pub struct FollowupResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
-    /// The follow-up code.
-    #[schema(value_type = String)]
+    /// The follow-up code (at most 64 characters).
+    #[schema(
+        value_type = String,
+        max_length = 64,
+        pattern = r"^[ \-.\t\u00A0\u202F]*1([ \-.\t\u00A0\u202F]*[0-9]){19}[ \-.\t\u00A0\u202F]*$"
+    )]
     pub code: Zeroizing<String>,
-    /// The message (at most 5000 characters).
-    #[schema(value_type = String)]
+    /// The message (at most 5000 characters, not blank, no follow-up code).
+    #[schema(
+        value_type = String,
+        max_length = 5000,
+        pattern = r"^[\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\x00-\x20\x7F-\x9F\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: Zeroizing<String>,
     /// Optional idempotency key, chosen by the client (16 to 64 letters, digits, `-` or `_`;
     /// a random UUID will do). A message resent with the same key, e.g. after a lost 201, is
     /// stored once and answered with the same 201. It is stored only as a keyed hash under the
     /// report's key, so it links nothing across reports.
-    #[schema(min_length = 16, max_length = 64, pattern = "^[A-Za-z0-9_-]{16,64}$")]
+    #[schema(
+        nullable,
+        min_length = 16,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_-]{16,64}$"
+    )]
     pub idempotency_key: Option<String>,
 }
 
@@ -313,9 +358,10 @@ fn limits(st: &IntakeState) -> (usize, Duration) {
         (status = 201, description = "Stored durably; the code is shown once", body = SubmitResponse),
         (status = 400, description = "Malformed JSON or invalid UTF-8", body = ErrorBody),
         (status = 403, description = "Cross-site request", body = ErrorBody),
+        (status = 408, description = "The body took too long to arrive", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "A field is missing, unknown, too long or invalid", body = ErrorBody),
+        (status = 415, description = "Not JSON (Content-Type is not application/json)", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown, too long or invalid, a choice is unknown, or a text contains a follow-up code", body = ErrorBody),
         (status = 503, description = "Storage full (`storage_full`); retry after the Retry-After seconds", body = ErrorBody),
     )
 )]
@@ -357,7 +403,7 @@ async fn submit_inner(
 }
 
 async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, ApiError> {
-    if typed.len() > 64 {
+    if typed.chars().count() > 64 {
         return Err(code_error(CodeError::TooLong));
     }
     let code = Box::new(FollowupCode::parse(typed).map_err(code_error)?);
@@ -380,9 +426,14 @@ async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, Api
     responses(
         (status = 200, description = "Status and one page of messages, newest first, with the count of older ones", body = FollowupResponse),
         (status = 400, description = "Malformed code (answered at once) or body", body = ErrorBody),
+        (status = 403, description = "Cross-site request", body = ErrorBody),
         (status = 404, description = "Unknown, revoked or expired code (one identical answer)", body = ErrorBody),
+        (status = 408, description = "The body took too long to arrive", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON (Content-Type is not application/json)", body = ErrorBody),
         (status = 422, description = "A field is unknown or of the wrong type, or page is above 100000", body = ErrorBody),
-        (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody),
+        (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn followup(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
@@ -434,10 +485,15 @@ async fn followup_inner(
     responses(
         (status = 201, description = "Stored", body = MessageResponse),
         (status = 400, description = "Malformed code or body", body = ErrorBody),
+        (status = 403, description = "Cross-site request", body = ErrorBody),
         (status = 404, description = "Unknown, revoked or expired code", body = ErrorBody),
+        (status = 408, description = "The body took too long to arrive", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON (Content-Type is not application/json)", body = ErrorBody),
         (status = 422, description = "Empty, too long, contains a follow-up code, or a malformed idempotency key", body = ErrorBody),
         (status = 429, description = "The report's daily message quota (reporter.messages_per_day) is used up", body = ErrorBody),
-        (status = 503, description = "Busy, or storage nearly full (`storage_full`)", body = ErrorBody),
+        (status = 503, description = "Busy, or storage nearly full (`storage_full`); retry after the Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn post_message(
@@ -484,7 +540,7 @@ async fn message_inner(
             "idempotency_key",
         ));
     }
-    if body.code.len() > 64 {
+    if body.code.chars().count() > 64 {
         return Err(code_error(CodeError::TooLong));
     }
     FollowupCode::parse(&body.code).map_err(code_error)?;
@@ -535,8 +591,27 @@ pub async fn meta(st: Data<IntakeState>) -> HttpResponse {
 )]
 pub struct ApiDoc;
 
+/// The document as served: [`ApiDoc`] with the configured category and area ids as the enums
+/// of those fields (the empty string and null, which mean "not given", included), since the
+/// choices come from the config file, not from the types.
+pub fn document(cfg: &crate::config::Config) -> serde_json::Value {
+    use serde_json::Value;
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    for (field, list) in [("category", &cfg.categories), ("area", &cfg.areas)] {
+        let mut ids: Vec<Value> = list.iter().map(|c| Value::from(c.id.as_str())).collect();
+        ids.extend([Value::from(""), Value::Null]);
+        doc["components"]["schemas"]["SubmitRequest"]["properties"][field]["enum"] =
+            Value::Array(ids);
+    }
+    doc
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+pub async fn openapi_json(st: Data<IntakeState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&st.cfg))
 }
+
+#[cfg(test)]
+#[path = "api_doc_tests.rs"]
+mod doc_tests;

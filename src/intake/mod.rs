@@ -113,27 +113,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource(paths::REPORTS)
             .route(web::post().to(api::submit))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("POST")),
     )
     .service(
         web::resource(paths::FOLLOWUP)
             .route(web::post().to(api::followup))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("POST")),
     )
     .service(
         web::resource(paths::MESSAGES)
             .route(web::post().to(api::post_message))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("POST")),
     )
     .service(
         web::resource(paths::META)
             .route(web::get().to(api::meta))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource(paths::OPENAPI)
             .route(web::get().to(api::openapi_json))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(method_not_allowed("GET")),
     )
     .default_service(web::to(not_found));
 }

@@ -151,7 +151,16 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     NOT_FOUND_PATH.render(Lang::from_request(&req))
 }
 
-/// Renders a fallback 405.
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    METHOD_NOT_ALLOWED.render(Lang::from_request(&req))
+/// The fallback for a method a resource does not take: 405 with the `Allow` header that
+/// RFC 9110 (section 15.5.6) requires, naming the methods the resource does take (`allow`, e.g.
+/// `"POST"`), so a client learns what would work.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move |req: HttpRequest| async move {
+        let mut res = METHOD_NOT_ALLOWED.render(Lang::from_request(&req));
+        res.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    })
 }

@@ -26,6 +26,8 @@ mod layering;
 mod memory;
 /// I2: no network identity is recorded and no cookie is set.
 mod network_identity;
+/// The live server keeps the promises of its OpenAPI document (405 Allow, choices, 415).
+mod openapi_conformance;
 /// Metrics are coarse gauges, logs cannot be flooded, a full disk refuses messages first.
 mod ops;
 /// I1 order: after a reshuffle no physical order (pages, WAL, ctid, xmin, pg_dump) follows writes.
