@@ -16,8 +16,6 @@ mod cli;
 mod conversation;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
-/// Abuse bounds: a flood of wrong codes does not stop submissions or exhaust memory.
-mod flood;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
 mod group_commit;
 /// The module tree keeps the intake away from key-unlocking code (I3).
