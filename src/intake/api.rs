@@ -362,7 +362,8 @@ fn limits(st: &IntakeState) -> (usize, Duration) {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON (Content-Type is not application/json)", body = ErrorBody),
         (status = 422, description = "A field is missing, unknown, too long or invalid, a choice is unknown, or a text contains a follow-up code", body = ErrorBody),
-        (status = 503, description = "Storage full (`storage_full`); retry after the Retry-After seconds", body = ErrorBody),
+        (status = 503, description = "Storage full (`storage_full`); retry after the Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn submit(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {

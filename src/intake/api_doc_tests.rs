@@ -151,7 +151,7 @@ fn every_body_endpoint_documents_its_client_errors() {
     for (path, codes) in [
         (
             "/api/v1/reports",
-            &["201", "400", "403", "408", "413", "415", "422"][..],
+            &["201", "400", "403", "408", "413", "415", "422", "503"][..],
         ),
         (
             "/api/v1/followup",
@@ -162,7 +162,7 @@ fn every_body_endpoint_documents_its_client_errors() {
         (
             "/api/v1/followup/messages",
             &[
-                "201", "400", "403", "404", "408", "413", "415", "422", "503",
+                "201", "400", "403", "404", "408", "413", "415", "422", "429", "503",
             ][..],
         ),
     ] {
