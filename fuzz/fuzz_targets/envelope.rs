@@ -12,8 +12,9 @@ use bisik::crypto::envelope::{
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // key (32) ‖ report id (16) ‖ kind ‖ item id (16) ‖ direction ‖ seq (8) ‖ nonce (24) ‖ rest
-    if data.len() < 32 + 16 + 1 + 16 + 1 + 8 + 24 {
+    // key (32) ‖ report id (16) ‖ kind ‖ item id (16) ‖ direction ‖ seq (8) ‖ prev (32) ‖
+    // nonce (24) ‖ rest
+    if data.len() < 32 + 16 + 1 + 16 + 1 + 8 + 32 + 24 {
         return;
     }
     let (key, rest) = data.split_at(32);
@@ -22,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let (iid, rest) = rest.split_at(16);
     let (dir, rest) = rest.split_at(1);
     let (seq, rest) = rest.split_at(8);
+    let (prev, rest) = rest.split_at(32);
     let (nonce, rest) = rest.split_at(24);
     let key = SecretKey32::from_slice(key).unwrap();
     let aad = ItemAad {
@@ -30,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         item_id: iid.try_into().unwrap(),
         direction: dir[0],
         seq: u64::from_be_bytes(seq.try_into().unwrap()),
+        prev: prev.try_into().unwrap(),
     };
 
     // Arbitrary bytes as a sealed item: never a panic, and (without the key's cooperation)
@@ -57,6 +60,13 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         open(&key, &other, &sealed).is_err(),
         "a seal opened under another AAD"
+    );
+    // Another previous item (the chain link) breaks it too.
+    let mut relinked = aad.clone();
+    relinked.prev[usize::from(aad.kind) % 32] ^= 1;
+    assert!(
+        open(&key, &relinked, &sealed).is_err(),
+        "a seal opened under another chain link"
     );
     // A truncated seal never opens.
     assert!(open(&key, &aad, &sealed[..sealed.len() - 1]).is_err());
