@@ -1,5 +1,5 @@
 use crate::on_both;
-use crate::support::{Backend, Opts, TestApp};
+use crate::support::{Backend, Opts, TestApp, start_with_config_on};
 use serde_json::{Value, json};
 
 on_both!(
@@ -197,14 +197,13 @@ async fn bad_submissions_get_clear_4xx_and_store_nothing(b: Backend) {
 async fn bad_codes_are_refused_before_any_kdf(b: Backend) {
     // One failed lookup a minute raises the alarm gauge, so the gauge shows whether any
     // malformed code reached Argon2 and the database (metrics carry no counters).
-    let cfg_dir = tempfile::tempdir().unwrap();
-    let cfg = cfg_dir.path().join("bisik.toml");
-    std::fs::write(&cfg, "[kdf]\nalarm_failures_per_minute = 1\n").unwrap();
-    let app = TestApp::start_with(
+    let (app, _cfg_dir) = start_with_config_on(
         b,
+        "[kdf]
+alarm_failures_per_minute = 1
+",
         Opts {
             metrics: true,
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
             ..Opts::default()
         },
     )

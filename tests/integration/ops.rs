@@ -1,7 +1,7 @@
 //! Issue 5, sections 4 and 5: metrics are coarse gauges behind a token, logs cannot be flooded
 //! and carry no ids on error paths, and a full disk refuses messages before tips.
 
-use crate::support::{Backend, Opts, TestApp, start_with_config};
+use crate::support::{Backend, Opts, TestApp, start_with_config_on};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -14,16 +14,6 @@ async fn metrics_body(app: &TestApp, token: Option<&str>) -> (u16, String) {
     }
     let r = req.send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The logs once `needle` appears (or after 10 s): a line may reach the reader thread just
-/// after the response.
-async fn wait_log(app: &TestApp, needle: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !app.logs().contains(needle) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    app.logs()
 }
 
 /// Only coarse gauges, no per-event counter (a counter scraped every 15 s time-stamps each
@@ -151,8 +141,11 @@ async fn error_logs_carry_no_ids(b: Backend) {
     s.close().await;
     let (status, _) = app.followup(&code).await;
     assert_eq!(status, 500);
-    let logs = wait_log(&app, "did not open").await;
-    assert!(logs.contains("did not open"), "{logs}");
+    let found = app
+        .wait_for_log("did not open", Duration::from_secs(10))
+        .await;
+    let logs = app.logs();
+    assert!(found, "{logs}");
     for id in [&item, &report] {
         assert!(!logs.contains(id.as_str()), "log names {id}:\n{logs}");
         assert!(
@@ -166,14 +159,13 @@ async fn error_logs_carry_no_ids(b: Backend) {
 /// so loudly, while tips are still taken; below the lower floor tips are refused too. The
 /// watermarks are set far above this machine's free space.
 async fn disk_watermark_refuses_messages_before_tips(b: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("bisik.toml");
-    std::fs::write(&cfg, "[disk]\nmessages_min_free_mib = 1099511627776\n").unwrap();
-    let app = TestApp::start_with(
+    let (app, _cfg_dir) = start_with_config_on(
         b,
+        "[disk]
+messages_min_free_mib = 1099511627776
+",
         Opts {
             metrics: true,
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
             ..Opts::default()
         },
     )
@@ -198,8 +190,9 @@ async fn disk_watermark_refuses_messages_before_tips(b: Backend) {
             .contains("New reports can still be sent"),
         "{v}"
     );
-    let logs = wait_log(&app, "DISK LOW").await;
-    assert!(logs.contains("DISK LOW"), "{logs}");
+    let found = app.wait_for_log("DISK LOW", Duration::from_secs(10)).await;
+    let logs = app.logs();
+    assert!(found, "{logs}");
     assert_eq!(app.metric("bisik_disk_state").await, 1);
     // Reading still works: only writes are refused.
     assert_eq!(app.followup(&code).await.0, 200);
@@ -212,17 +205,10 @@ async fn disk_watermark_refuses_messages_before_tips(b: Backend) {
     s.close().await;
     drop(app);
 
-    std::fs::write(
-        &cfg,
-        "[disk]\nmessages_min_free_mib = 1099511627776\nsubmissions_min_free_mib = 1099511627776\n",
-    )
-    .unwrap();
-    let app = TestApp::start_with(
+    let (app, _cfg_dir) = start_with_config_on(
         b,
-        Opts {
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
-            ..Opts::default()
-        },
+        "[disk]\nmessages_min_free_mib = 1099511627776\nsubmissions_min_free_mib = 1099511627776\n",
+        Opts::default(),
     )
     .await;
     let r = app
@@ -256,5 +242,4 @@ async fn disk_floor_above_watermark_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("disk.submissions_min_free_mib"));
-    let _ = start_with_config;
 }

@@ -586,16 +586,20 @@ pub fn passphrase_file_in(dir: &Path) -> PathBuf {
 
 /// Starts `bisik serve` on SQLite with a config file holding `toml`.
 pub async fn start_with_config(toml: &str) -> (TestApp, tempfile::TempDir) {
+    start_with_config_on(Backend::Sqlite, toml, Opts::default()).await
+}
+
+/// Starts a server on `backend` with `opts` and a config file holding `toml`. The directory
+/// holding the file is returned so that it outlives the server.
+pub async fn start_with_config_on(
+    backend: Backend,
+    toml: &str,
+    mut opts: Opts,
+) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bisik-test.toml");
     std::fs::write(&cfg, toml).unwrap();
-    let app = TestApp::start_with(
-        Backend::Sqlite,
-        Opts {
-            env: vec![("BISIK_CONFIG", cfg.display().to_string())],
-            ..Opts::default()
-        },
-    )
-    .await;
+    opts.env.push(("BISIK_CONFIG", cfg.display().to_string()));
+    let app = TestApp::start_with(backend, opts).await;
     (app, dir)
 }
