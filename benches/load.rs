@@ -19,6 +19,7 @@
 //! (`postgres://postgres@127.0.0.1:5432/test`; a database is created next to it per server and
 //! dropped afterwards), `BISIK_BENCH_SECONDS` (20; the flood runs three quarters of it),
 //! `BISIK_BENCH_POOL` (Argon2 pool size; default = CPUs, at least 2, as the server's default),
+//! `BISIK_BENCH_ONLY=flood` (only the no-stock server: submissions past the stock, then the flood),
 //! `BISIK_BENCH_TMPDIR` (server directories and SQLite files; default `CARGO_TARGET_TMPDIR`).
 //!
 //! The exit code is 1 when a backend's run was aborted by an error, 0 otherwise: a missed
@@ -133,6 +134,9 @@ struct Settings {
     secs: f64,
     pool: usize,
     tmp: PathBuf,
+    /// `BISIK_BENCH_ONLY=flood`: only the no-stock server (submissions past the stock, then
+    /// the flood with its reporter), for a re-run of that row when the machine is quiet.
+    flood_only: bool,
 }
 
 fn settings() -> Settings {
@@ -165,6 +169,7 @@ fn settings() -> Settings {
         secs,
         pool,
         tmp,
+        flood_only: std::env::var("BISIK_BENCH_ONLY").is_ok_and(|v| v == "flood"),
     }
 }
 
@@ -1078,13 +1083,107 @@ async fn backend(
 ) -> Result<()> {
     eprintln!("\n== {name} ==");
     let pool = refs.pool;
+    let c = client(64);
+    if !s.flood_only {
+        references_and_stock_server(s, refs, rep, name, &mut pg, &c).await?;
+    }
+
+    // --- Server 2: no stock; sustained submissions, then the flood.
+    let url = fresh_url(&mut pg, "nostock").await?;
+    // The default follow-up queue, so the flood meets the deployed FIFO and deadline.
+    let queue = bisik::config::Kdf::default().followup_queue;
+    let mut s2 = Server::start(&s.tmp, url.as_deref(), pool, 0, queue)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_start = s2.rss_kib();
+    rep.add(
+        name,
+        "idle RSS after startup (stock 0)",
+        mb(rss_start),
+        "< 30 MB",
+        verdict(rss_start < IDLE_RSS_TARGET_KIB),
+    );
+    let base = s2.intake.clone();
+    let cc = c.clone();
+    let (t_now, t_used) = t_argon2_now(refs, pool).await;
+    let cpu = CpuMeter::start(s2.pid());
+    let mut t = drive(
+        SUBMIT_CONCURRENCY,
+        MAX_REQUESTS,
+        s.secs,
+        201,
+        Duration::ZERO,
+        move |_| submit(cc.clone(), base.clone()),
+    )
+    .await;
+    let cpu = cpu.stop(t.ok());
+    let rate = t.rate();
+    let bound = pool as f64 / t_used.as_secs_f64();
+    rep.add(
+        name,
+        &format!(
+            "submissions past the stock ({:.0} s, concurrency {SUBMIT_CONCURRENCY})",
+            t.elapsed.as_secs_f64()
+        ),
+        format!(
+            "{rate:.2}/s = {} of bound; {}; {}; {cpu}",
+            pct_of(rate, bound),
+            t.pcts(),
+            t.status_text()
+        ),
+        &format!(
+            "at the Argon2 bound {pool}/t = {bound:.2}/s (t = {}; {} just before) (≥ 90%)",
+            ms(t_used),
+            ms(t_now)
+        ),
+        &verdict_cpu(rate >= 0.9 * bound, &cpu),
+    );
+    let reporter_code = t.codes.first().cloned();
+    flood(s, rep, name, &s2, &c, reporter_code).await?;
+    finish(rep, name, "no-stock server", &mut s2);
+    drop(s2);
+
+    // --- Server 3: pool 3 (follow-up share 3), to show how follow-ups scale with the share.
+    if pool == 2 && !s.flood_only {
+        let url = fresh_url(&mut pg, "pool3").await?;
+        let mut s3 = Server::start(&s.tmp, url.as_deref(), 3, 0, 32)?;
+        let base = s3.intake.clone();
+        let cc = c.clone();
+        let mut t = drive(
+            SUBMIT_CONCURRENCY,
+            40,
+            60.0,
+            201,
+            Duration::ZERO,
+            move |_| submit(cc.clone(), base.clone()),
+        )
+        .await;
+        let codes = std::mem::take(&mut t.codes);
+        if codes.is_empty() {
+            bail!("pool-3 server issued no codes: {}", t.status_text());
+        }
+        followups(s, refs, rep, name, &s3, &c, &codes, 3).await?;
+        finish(rep, name, "pool-3 server", &mut s3);
+    }
+    Ok(())
+}
+
+/// The bare-insert references and the stock server (server 1): every row but the flood's.
+async fn references_and_stock_server(
+    s: &Settings,
+    refs: &Refs,
+    rep: &mut Report,
+    name: &str,
+    pg: &mut Option<&mut Pg>,
+    c: &reqwest::Client,
+) -> Result<()> {
+    let pool = refs.pool;
 
     // Reference: bare insert + commit at the submission concurrency.
     let bare_dir = tempfile::Builder::new().prefix("bisik-bare-").tempdir_in({
         std::fs::create_dir_all(&s.tmp)?;
         &s.tmp
     })?;
-    let bare_url = match fresh_url(&mut pg, "bare").await? {
+    let bare_url = match fresh_url(pg, "bare").await? {
         Some(u) => u,
         None => format!(
             "sqlite://{}?mode=rwc",
@@ -1112,10 +1211,8 @@ async fn backend(
         "reference",
     );
 
-    let c = client(64);
-
     // --- Server 1: stock of STOCK codes.
-    let url = fresh_url(&mut pg, "stock").await?;
+    let url = fresh_url(pg, "stock").await?;
     let mut s1 = Server::start(&s.tmp, url.as_deref(), pool, STOCK, 32)?;
     let rss_boot = s1.rss_kib();
     let fill = s1.wait_stock(&c, STOCK, Duration::from_secs(300)).await?;
@@ -1247,83 +1344,6 @@ async fn backend(
     followups(s, refs, rep, name, &s1, &c, &codes, pool).await?;
     finish(rep, name, "stock server", &mut s1);
     drop(s1);
-
-    // --- Server 2: no stock; sustained submissions, then the flood.
-    let url = fresh_url(&mut pg, "nostock").await?;
-    // The default follow-up queue, so the flood meets the deployed FIFO and deadline.
-    let queue = bisik::config::Kdf::default().followup_queue;
-    let mut s2 = Server::start(&s.tmp, url.as_deref(), pool, 0, queue)?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_start = s2.rss_kib();
-    rep.add(
-        name,
-        "idle RSS after startup (stock 0)",
-        mb(rss_start),
-        "< 30 MB",
-        verdict(rss_start < IDLE_RSS_TARGET_KIB),
-    );
-    let base = s2.intake.clone();
-    let cc = c.clone();
-    let (t_now, t_used) = t_argon2_now(refs, pool).await;
-    let cpu = CpuMeter::start(s2.pid());
-    let mut t = drive(
-        SUBMIT_CONCURRENCY,
-        MAX_REQUESTS,
-        s.secs,
-        201,
-        Duration::ZERO,
-        move |_| submit(cc.clone(), base.clone()),
-    )
-    .await;
-    let cpu = cpu.stop(t.ok());
-    let rate = t.rate();
-    let bound = pool as f64 / t_used.as_secs_f64();
-    rep.add(
-        name,
-        &format!(
-            "submissions past the stock ({:.0} s, concurrency {SUBMIT_CONCURRENCY})",
-            t.elapsed.as_secs_f64()
-        ),
-        format!(
-            "{rate:.2}/s = {} of bound; {}; {}; {cpu}",
-            pct_of(rate, bound),
-            t.pcts(),
-            t.status_text()
-        ),
-        &format!(
-            "at the Argon2 bound {pool}/t = {bound:.2}/s (t = {}; {} just before) (≥ 90%)",
-            ms(t_used),
-            ms(t_now)
-        ),
-        &verdict_cpu(rate >= 0.9 * bound, &cpu),
-    );
-    let reporter_code = t.codes.first().cloned();
-    flood(s, rep, name, &s2, &c, reporter_code).await?;
-    finish(rep, name, "no-stock server", &mut s2);
-    drop(s2);
-
-    // --- Server 3: pool 3 (follow-up share 3), to show how follow-ups scale with the share.
-    if pool == 2 {
-        let url = fresh_url(&mut pg, "pool3").await?;
-        let mut s3 = Server::start(&s.tmp, url.as_deref(), 3, 0, 32)?;
-        let base = s3.intake.clone();
-        let cc = c.clone();
-        let mut t = drive(
-            SUBMIT_CONCURRENCY,
-            40,
-            60.0,
-            201,
-            Duration::ZERO,
-            move |_| submit(cc.clone(), base.clone()),
-        )
-        .await;
-        let codes = std::mem::take(&mut t.codes);
-        if codes.is_empty() {
-            bail!("pool-3 server issued no codes: {}", t.status_text());
-        }
-        followups(s, refs, rep, name, &s3, &c, &codes, 3).await?;
-        finish(rep, name, "pool-3 server", &mut s3);
-    }
     Ok(())
 }
 
