@@ -64,11 +64,14 @@ async fn one_time(cfg: &Config, pepper: &SecretKey32) -> Result<OneTime, Failure
 }
 
 fn emit(cfg: &Config, name: &str, ot: &OneTime) -> Result<(), Failure> {
+    // A random part too: two resets of one account within a second get two files.
+    let mut r = [0u8; 4];
+    crate::crypto::primitives::os_fill(&mut r);
     secrets::emit(
         &format!("One-time password for {name} (kata sandi sekali pakai)"),
         &ot.password,
         &cfg.offline_passphrase_dir(),
-        &format!("one-time-password-{name}"),
+        &format!("one-time-password-{name}-{}", hex::encode(r)),
     )
 }
 

@@ -14,6 +14,10 @@ mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
 /// pagination, reporter-only SQL, idempotent messages) (issue 5, sections 3 and 4).
 mod conversation;
+/// The case desk: accounts, enrolment, TOTP login, sessions, back-off, the admin who cannot read.
+mod desk;
+/// The desk's authorization matrix, listener separation and log hygiene.
+mod desk_authz;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
