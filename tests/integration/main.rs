@@ -20,6 +20,8 @@ mod conversation;
 mod desk;
 /// The desk's authorization matrix, listener separation and log hygiene.
 mod desk_authz;
+/// The desk in headless Chromium: an admin makes a supervisor who enrols.
+mod desk_browser;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
