@@ -11,7 +11,8 @@ on_both!(
     login_failures_are_refused_alike_and_back_off_per_account,
     sessions_expire_and_restart_logs_everyone_out,
     user_commands_manage_accounts,
-    the_admin_cannot_read
+    the_admin_cannot_read,
+    bisik_desk_runs_alone_and_checks_what_it_opens
 );
 
 /// A browser without JavaScript: one cookie, no redirects followed.
@@ -699,4 +700,66 @@ async fn the_admin_cannot_read(b: Backend) {
     }
     // Certification (`keys certify --user`, helper "audit") is what would change this; the
     // disabled-supervisor case needs its revocation record and is tested with it.
+}
+
+/// `bisik desk` is its own process (the production split): it serves the desk only, refuses a
+/// desk database with a planted trigger (SQLite), and refuses to start without its pepper
+/// while accounts exist, rather than make a new one that would lock everyone out.
+async fn bisik_desk_runs_alone_and_checks_what_it_opens(b: Backend) {
+    let mut app = TestApp::prepare(b).await;
+    let init = app.cli(&["init"], "");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let add = app.cli(&["user", "add", "kepala", "--role", "admin"], "");
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    app.launch("desk").await;
+    assert!(app.addr.is_empty(), "no intake listener");
+    let ot = app.one_time_password("kepala");
+    let (mut br, _) = enrol(&app, "kepala", &ot, STRONG).await;
+    assert_eq!(br.get("/accounts").await.status, 200);
+    app.stop();
+
+    let run = |app: &TestApp| {
+        std::process::Command::new(crate::support::bin())
+            .arg("desk")
+            .current_dir(app.path())
+            .envs(app.env.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let pepper = app.keys_dir().join("desk.pepper");
+    let aside = app.path().join("desk.pepper.aside");
+    std::fs::rename(&pepper, &aside).unwrap();
+    let out = run(&app);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("desk.pepper") && err.contains("restore"),
+        "{err}"
+    );
+    assert!(!pepper.exists(), "no new pepper was made");
+    std::fs::rename(&aside, &pepper).unwrap();
+
+    if b == Backend::Sqlite {
+        let desk = app.desk_store().await;
+        sqlx::query(
+            "CREATE TRIGGER planted AFTER UPDATE ON staff_auth BEGIN UPDATE staff SET role = 'admin'; END",
+        )
+        .execute(desk.pool())
+        .await
+        .unwrap();
+        desk.close().await;
+        let out = run(&app);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("trigger planted"), "{err}");
+    }
 }
