@@ -99,7 +99,10 @@ impl DeskState {
     /// The login form: name, password, TOTP code.
     pub async fn login(&self, username: &str, password: &SecretString, code: &str) -> Outcome {
         let now = now_secs();
-        let name = normalise_name(username).unwrap_or_else(|_| username.trim().to_lowercase());
+        // Names that cannot exist are still throttled like real ones (by their first 64
+        // characters, so the in-memory table stays small).
+        let name = normalise_name(username)
+            .unwrap_or_else(|_| username.trim().to_lowercase().chars().take(64).collect());
         let account = self.load_account(&name).await;
         let backoff = match &account {
             Some(a) => Backoff {
@@ -346,6 +349,16 @@ pub fn password_problem(
     Ok(())
 }
 
+/// zxcvbn's own reason for a weak password (English; it has no Indonesian texts), shown under
+/// [`text::PASSWORD_WEAK`].
+pub fn weakness_detail(new: &SecretString, username: &str) -> Option<String> {
+    let e = zxcvbn::zxcvbn(new.expose_secret(), &[username, "bisik", "bnnk", "narkoba"]);
+    let f = e.feedback()?;
+    let mut parts: Vec<String> = f.warning().map(|w| w.to_string()).into_iter().collect();
+    parts.extend(f.suggestions().iter().map(|s| s.to_string()));
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +371,7 @@ mod tests {
         assert_eq!(check("password1234"), Err(text::PASSWORD_WEAK));
         assert_eq!(check("budibudibudi"), Err(text::PASSWORD_WEAK));
         assert_eq!(check("kopi-hujan-sepeda-lampu"), Ok(()));
+        assert!(weakness_detail(&s("password1234"), "budi").is_some_and(|d| !d.is_empty()));
         assert_eq!(
             password_problem(
                 &s("kopi-hujan-sepeda-lampu"),

@@ -30,6 +30,8 @@ pub struct Base {
     pub notice: Option<Text>,
     /// An error.
     pub error: Option<Text>,
+    /// More about the error (zxcvbn's reason for a weak password).
+    pub error_detail: Option<String>,
 }
 
 impl Base {
@@ -40,6 +42,7 @@ impl Base {
             nav_csrf: String::new(),
             notice,
             error,
+            error_detail: None,
         }
     }
 
@@ -50,6 +53,7 @@ impl Base {
             nav_csrf: a.csrf(),
             notice: None,
             error: None,
+            error_detail: None,
         }
     }
 }
@@ -411,7 +415,12 @@ pub async fn logout(
     r
 }
 
-fn enrol_page(st: &DeskState, a: &Authed, error: Option<Text>) -> HttpResponse {
+fn enrol_page(
+    st: &DeskState,
+    a: &Authed,
+    error: Option<Text>,
+    detail: Option<String>,
+) -> HttpResponse {
     let secret = match st.sessions.pending_totp(&a.token) {
         Some(s) => s,
         None => {
@@ -429,7 +438,10 @@ fn enrol_page(st: &DeskState, a: &Authed, error: Option<Text>) -> HttpResponse {
             StatusCode::OK
         },
         &EnrolPage {
-            base: Base::anon(None, error),
+            base: Base {
+                error_detail: detail,
+                ..Base::anon(None, error)
+            },
             username: a.current.username.clone(),
             csrf: a.csrf(),
             qr_svg: svg,
@@ -441,7 +453,7 @@ fn enrol_page(st: &DeskState, a: &Authed, error: Option<Text>) -> HttpResponse {
 /// GET /enrol: the new TOTP secret (QR and text) and the new-password form.
 pub async fn enrol_form(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
     match authed(&req, &st, ENROL, None).await {
-        Ok(a) => enrol_page(&st, &a, None),
+        Ok(a) => enrol_page(&st, &a, None, None),
         Err(r) => r,
     }
 }
@@ -481,7 +493,12 @@ pub async fn enrol_submit(
             base.notice = Some(text::PASSWORD_CHANGED);
             home_page(base, &a, Some(fp))
         }
-        Err(t) => enrol_page(&st, &a, Some(t)),
+        Err(t) => {
+            let detail = (t == text::PASSWORD_WEAK)
+                .then(|| super::login::weakness_detail(&f.new_password, &a.current.username))
+                .flatten();
+            enrol_page(&st, &a, Some(t), detail)
+        }
     }
 }
 
@@ -564,6 +581,10 @@ pub async fn password_submit(
             StatusCode::OK
         }
         Err(t) => {
+            if t == text::PASSWORD_WEAK {
+                base.error_detail =
+                    super::login::weakness_detail(&f.new_password, &a.current.username);
+            }
             base.error = Some(t);
             StatusCode::BAD_REQUEST
         }

@@ -303,6 +303,13 @@ async fn first_login_enrols_then_password_and_totp_log_in(b: Backend) {
             .await;
         assert_eq!(r.status, 400);
         assert!(r.body.contains(why), "{pw}: {}", r.body);
+        if pw == "password1234" {
+            assert!(
+                r.body.contains("id=\"error-detail\""),
+                "zxcvbn's reason: {}",
+                r.body
+            );
+        }
     }
     let r = br
         .post(

@@ -18,6 +18,18 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// Waits until `css` is on the page: a click returns before the next page has loaded (the
+/// form posts and the server runs an Argon2 first).
+async fn wait_for(br: &Browser, css: &str) {
+    for _ in 0..300 {
+        if br.exists(css).await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} did not appear:\n{}", br.source().await);
+}
+
 /// Logs in with a one-time password and enrols on the page; returns the fingerprint shown.
 async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw: &str) -> String {
     br.goto(&app.desk_url("/login")).await;
@@ -25,6 +37,7 @@ async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw
     br.fill("#username", name).await;
     br.fill("#password", one_time).await;
     br.click("#login").await;
+    wait_for(br, "#totp-secret").await;
     assert!(br.url().await.ends_with("/enrol"), "{}", br.url().await);
     assert!(br.exists(".qr svg").await, "the QR code is drawn as SVG");
     let text = br.text("#totp-secret").await.replace(' ', "");
@@ -37,6 +50,7 @@ async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw
     br.fill("#totp", &bisik::desk::totp::code_at(&secret, now()))
         .await;
     br.click("#enrol").await;
+    wait_for(br, "#error").await;
     assert!(
         br.text("#error").await.contains("terlalu mudah ditebak"),
         "{}",
@@ -49,6 +63,7 @@ async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw
     br.fill("#totp", &bisik::desk::totp::code_at(&secret, now()))
         .await;
     br.click("#enrol").await;
+    wait_for(br, "#fingerprint").await;
     br.text("#fingerprint").await
 }
 
@@ -72,9 +87,11 @@ async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
     br.fill("#new-username", "koordinator1").await;
     br.fill("#new-role", "supervisor").await;
     br.click("#add-account").await;
+    wait_for(&br, "#one-time-password").await;
     let sup_ot = br.text("#one-time-password").await;
     assert!(br.source().await.contains("koordinator1"));
     br.click("form[action=\"/logout\"] button").await;
+    wait_for(&br, "#login").await;
     assert!(br.source().await.contains("Anda telah keluar"));
 
     // 2-3. The supervisor's first login: password, TOTP, and the fingerprint shows.
@@ -90,6 +107,7 @@ async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
     assert_eq!(fp, bisik::desk::keys::fingerprint_of(&x).unwrap());
     // The home page keeps showing it.
     br.goto(&app.desk_url("/")).await;
+    wait_for(&br, "#fingerprint").await;
     assert_eq!(br.text("#fingerprint").await, fp);
     // 4-5 (helper "audit"): `bisik keys certify --user koordinator1` compares this fingerprint
     // and signs the list; the supervisor then logs in again and sees the audit head.
