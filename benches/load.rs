@@ -42,6 +42,9 @@ use std::time::{Duration, Instant};
 #[path = "load/reporter.rs"]
 mod reporter;
 
+#[path = "load/desk.rs"]
+mod desk;
+
 /// Concurrency of every submission test (the "concurrency 8").
 const SUBMIT_CONCURRENCY: usize = 8;
 /// Codes in stock for the "while the stock lasts" test.
@@ -1056,6 +1059,20 @@ async fn run() -> i32 {
         if let Some(p) = pg.as_mut() {
             p.drop_all().await;
         }
+    }
+
+    // Desk logins (benches/load/desk.rs); BISIK_BENCH_DESK=0 leaves them out.
+    if std::env::var("BISIK_BENCH_DESK").as_deref() != Ok("0")
+        && let Err(e) = desk::run(&mut rep, &s.tmp, s.secs).await
+    {
+        aborted = true;
+        rep.add(
+            "SQLite",
+            "desk run aborted",
+            format!("{e:#}"),
+            "-",
+            "**error**",
+        );
     }
 
     // Argon2 once more at the pool size, to show how much the machine drifted during the run.

@@ -15,6 +15,9 @@
 //! - [`keyfiles`]: the pinned public keys and the intake's own secrets in `keys/`.
 //! - [`web`]: security headers, the JSON error shape, body limits: shared by intake and desk.
 //! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
+//! - [`desk`]: the case desk for staff: accounts, TOTP login, sessions that hold each person's
+//!   unlocked keys sealed under a key only their cookie carries. Beside `intake`, never imported
+//!   by it.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
@@ -26,6 +29,7 @@
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod desk;
 pub mod domain;
 pub mod intake;
 pub mod keyfiles;

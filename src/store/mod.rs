@@ -7,6 +7,7 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod committer;
+mod desk;
 mod followup;
 mod items;
 mod listing;
@@ -15,6 +16,7 @@ mod reshuffle;
 mod schema_check;
 
 pub use committer::Committer;
+pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
@@ -39,7 +41,7 @@ pub enum Backend {
 pub enum Schema {
     /// Reports, wraps, reporter access, items (intake and desk).
     Reports,
-    /// Staff, staff keys, audit log (desk only).
+    /// Staff, staff keys, login data, audit log (desk only).
     Desk,
 }
 

@@ -112,3 +112,21 @@ fn no_unsafe_anywhere() {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     assert!(manifest.contains("unsafe_code = \"forbid\""));
 }
+
+/// Issue 6, Layout: the desk is the only room besides the CLI that imports the vault, and the
+/// desk never imports the intake (it shares `web`, `store` and `crypto` with it instead).
+#[test]
+fn only_cli_and_desk_import_the_vault_and_the_desk_not_the_intake() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (path, src) in sources(&root) {
+        let rel = path.trim_start_matches(&root.display().to_string());
+        let room = rel.trim_start_matches('/').split('/').next().unwrap_or("");
+        if !["cli", "desk", "vault", "lib.rs", "main.rs"].contains(&room) {
+            assert!(!uses(&src, "vault"), "{path} imports crate::vault");
+        }
+        if room == "desk" {
+            assert!(!uses(&src, "intake"), "{path} imports crate::intake");
+        }
+    }
+    assert!(sources(&root.join("desk")).len() >= 5);
+}
