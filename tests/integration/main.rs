@@ -9,6 +9,8 @@ mod api_surface;
 mod at_rest;
 /// Bad input gets a clear 4xx and stores nothing.
 mod bad_input;
+/// A real headless Chromium (JavaScript on or off) for the page tests.
+mod browser;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
