@@ -122,6 +122,10 @@ pub struct Reporter {
     pub messages_per_day: i64,
     /// Messages per page of a follow-up answer, newest first.
     pub messages_per_page: i64,
+    /// A follow-up session (pages) ends after this many seconds without a request.
+    pub session_idle_secs: u64,
+    /// A follow-up session ends this many seconds after the code was entered, however used.
+    pub session_absolute_secs: u64,
 }
 
 /// Argon2 capacity.
@@ -182,6 +186,8 @@ impl Default for Reporter {
             quick_exit_url: "https://www.google.co.id/".into(),
             messages_per_day: 20,
             messages_per_page: 20,
+            session_idle_secs: 600,
+            session_absolute_secs: 1800,
         }
     }
 }
@@ -399,6 +405,12 @@ impl Config {
         if let Some(v) = env("BISIK_FOLLOWUP_QUEUE") {
             self.kdf.followup_queue = num("BISIK_FOLLOWUP_QUEUE", v)?;
         }
+        if let Some(v) = env("BISIK_SESSION_IDLE_SECS") {
+            self.reporter.session_idle_secs = num("BISIK_SESSION_IDLE_SECS", v)?;
+        }
+        if let Some(v) = env("BISIK_SESSION_ABSOLUTE_SECS") {
+            self.reporter.session_absolute_secs = num("BISIK_SESSION_ABSOLUTE_SECS", v)?;
+        }
         if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
             self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
         }
@@ -550,6 +562,15 @@ impl Config {
             || !(1..=200).contains(&self.reporter.messages_per_page)
         {
             return Err(bad("settings reporter.messages_per_day must be 1 to 1000 and reporter.messages_per_page 1 to 200".into()));
+        }
+        let (idle, absolute) = (
+            self.reporter.session_idle_secs,
+            self.reporter.session_absolute_secs,
+        );
+        if !(1..=3600).contains(&idle) || !(idle..=86_400).contains(&absolute) {
+            return Err(bad(format!(
+                "settings reporter.session_idle_secs (BISIK_SESSION_IDLE_SECS) must be 1 to 3600 and reporter.session_absolute_secs (BISIK_SESSION_ABSOLUTE_SECS) from the idle time to 86400, got {idle} and {absolute}"
+            )));
         }
         if let Some(onion) = &self.reporter.onion_address {
             let ok = onion.ends_with(".onion")
