@@ -81,6 +81,7 @@ impl IntakeState {
         let pages = pages::PageState::start(
             Duration::from_secs(cfg.reporter.session_idle_secs),
             Duration::from_secs(cfg.reporter.session_absolute_secs),
+            Duration::from_secs(cfg.reporter.resubmit_secs),
         );
         Arc::new(IntakeState {
             pages,

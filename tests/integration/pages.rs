@@ -651,13 +651,17 @@ async fn report_key(app: &TestApp, code: &str) -> Vec<u8> {
     k.expose().to_vec()
 }
 
-/// Scans the server until none of `needles` is found, for at most a minute (closed
+/// Scans the server until none of `needles` is found, for at most `within` (closed
 /// connections and finished tasks may take a moment to be dropped); returns what is left.
-async fn scan_until_clean(app: &TestApp, needles: &[crate::memory::Needle]) -> Vec<String> {
+async fn scan_until_clean(
+    app: &TestApp,
+    needles: &[crate::memory::Needle],
+    within: Duration,
+) -> Vec<String> {
     let start = std::time::Instant::now();
     loop {
         let found = crate::memory::scan(app.pid(), needles);
-        if found.is_empty() || start.elapsed() > Duration::from_secs(60) {
+        if found.is_empty() || start.elapsed() > within {
             return found;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -665,7 +669,8 @@ async fn scan_until_clean(app: &TestApp, needles: &[crate::memory::Needle]) -> V
 }
 
 /// Sessions: after the idle time, after the absolute time (however busy) and after logging
-/// out, the cookie opens nothing. K_r is never in the server's memory in the clear between
+/// out, the cookie opens nothing; and the codes the resubmission map kept are gone once their
+/// time is up. K_r is never in the server's memory in the clear between
 /// requests, not even while the session is open, nor the cookie's secret; once the sessions
 /// have ended, nothing of them is left (the memory scan of the memory test).
 async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
@@ -675,6 +680,7 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
             env: vec![
                 ("BISIK_SESSION_IDLE_SECS", "20".into()),
                 ("BISIK_SESSION_ABSOLUTE_SECS", "30".into()),
+                ("BISIK_RESUBMIT_SECS", "5".into()),
             ],
             ..Opts::default()
         },
@@ -682,12 +688,14 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
     .await;
     let mut needles = Vec::new();
     let mut sessions = Vec::new();
-    let open = async |name: &str, needles: &mut Vec<crate::memory::Needle>| {
+    let mut codes = Vec::new();
+    let mut open = async |name: &str, needles: &mut Vec<crate::memory::Needle>| {
         let mut p = Pages::new(&app);
         let code = submit_form(&mut p, "", &format!("sesi {name}")).await;
         assert_eq!(enter_code(&mut p, "", &code).await, 303);
         assert_eq!(p.get("/laporan").await.status, 200);
         let cookie = p.cookie.clone().unwrap();
+        codes.push((name.to_owned(), code.clone()));
         needles.push(crate::memory::Needle {
             what: format!("K_r of the {name} session"),
             bytes: report_key(&app, &code).await,
@@ -700,8 +708,9 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
     };
     sessions.push(open("logout", &mut needles).await);
     sessions.push(open("idle", &mut needles).await);
-    // Open sessions hold K_r sealed only.
-    let found = scan_until_clean(&app, &needles).await;
+    // Open sessions hold K_r sealed only. (Bounded well below the idle time, so a K_r held in
+    // the clear is reported as such, not found gone because its session expired.)
+    let found = scan_until_clean(&app, &needles, Duration::from_secs(8)).await;
     assert!(
         found.is_empty(),
         "while sessions are open, the server holds:\n  {}",
@@ -740,6 +749,18 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
     // Idle: untouched for more than 20 s by now.
     let (p, _) = &mut sessions[1];
     assert_eq!(p.get("/laporan").await.status, 403);
+    // The codes, kept for their forms for 5 s (BISIK_RESUBMIT_SECS), are gone.
+    for (name, code) in &codes {
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        needles.push(crate::memory::Needle {
+            what: format!("code of the {name} session, as shown"),
+            bytes: code.as_bytes().to_vec(),
+        });
+        needles.push(crate::memory::Needle {
+            what: format!("code of the {name} session, digits"),
+            bytes: digits.into_bytes(),
+        });
+    }
     // The sessions' ids are gone too, once every session has ended.
     for (name, (_, cookie)) in ["logout", "idle", "absolute"].iter().zip(&sessions) {
         needles.push(crate::memory::Needle {
@@ -747,10 +768,45 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
             bytes: hex::decode(&cookie[..64]).unwrap(),
         });
     }
-    let found = scan_until_clean(&app, &needles).await;
+    let found = scan_until_clean(&app, &needles, Duration::from_secs(60)).await;
     assert!(
         found.is_empty(),
         "after the sessions ended, the server holds:\n  {}",
         found.join("\n  ")
     );
+}
+
+on_both!(conversation_is_paginated_newest_first);
+
+/// The follow-up page shows the newest messages first, five a page, with links between pages.
+async fn conversation_is_paginated_newest_first(b: Backend) {
+    let app = TestApp::start(b).await;
+    let mut p = Pages::new(&app);
+    let code = submit_form(&mut p, "", "banyak pesan").await;
+    for i in 0..7 {
+        let r = app
+            .post(
+                "/api/v1/followup/messages",
+                serde_json::json!({"code": code, "body": format!("pesan nomor {i}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    assert_eq!(enter_code(&mut p, "?lang=en", &code).await, 303);
+    let first = p.get("/laporan?lang=en").await.body.clone();
+    let at = |body: &str, i: usize| body.find(&format!("pesan nomor {i}"));
+    for i in 2..7 {
+        assert!(at(&first, i).is_some(), "message {i} not on the first page");
+    }
+    assert!(at(&first, 1).is_none() && at(&first, 0).is_none());
+    assert!(at(&first, 6) < at(&first, 5), "not newest first");
+    assert!(
+        first.contains("href=\"/laporan?hal=1&#38;lang=en\""),
+        "{first}"
+    );
+    let second = p.get("/laporan?hal=1&lang=en").await.body.clone();
+    assert!(at(&second, 1) < at(&second, 0));
+    assert!(at(&second, 2).is_none());
+    assert!(second.contains("href=\"/laporan?lang=en\""), "no link back");
+    assert!(!second.contains("hal=2"));
 }

@@ -62,6 +62,10 @@ pub mod paths {
 /// The one stylesheet: small, self-hosted, no web font.
 pub const STYLESHEET: &str = include_str!("../../../templates/intake/bisik.css");
 
+/// Messages per page of the follow-up page (at most; `reporter.messages_per_page` if lower):
+/// five messages of 5,000 characters keep the page near 30 KB.
+const HTML_MESSAGES_PER_PAGE: i64 = 5;
+
 /// The honeypot field's name: a field people never see (the stylesheet moves it off screen).
 const HONEYPOT: &str = "url";
 
@@ -76,10 +80,10 @@ pub struct PageState {
 impl PageState {
     /// Builds the state and starts the sweeper that drops expired sessions and old form
     /// tokens once a second.
-    pub fn start(idle: Duration, absolute: Duration) -> Arc<PageState> {
+    pub fn start(idle: Duration, absolute: Duration, resubmit: Duration) -> Arc<PageState> {
         let state = Arc::new(PageState {
             sessions: Sessions::new(idle, absolute),
-            resubmit: Resubmit::default(),
+            resubmit: Resubmit::new(resubmit),
         });
         let weak = Arc::downgrade(&state);
         tokio::spawn(async move {
@@ -774,7 +778,12 @@ async fn render_view(
     opened: &Opened,
     x: ViewExtras,
 ) -> HttpResponse {
-    let view = match reports::reporter_view(st, opened, x.page).await {
+    let per = st
+        .cfg
+        .reporter
+        .messages_per_page
+        .min(HTML_MESSAGES_PER_PAGE);
+    let view = match reports::reporter_view_paged(st, opened, x.page, per).await {
         Ok(v) => v,
         Err(e) => return error_page(st, req, lang, &ApiError::internal(e)),
     };

@@ -1,5 +1,5 @@
 //! Resubmission: a report form carries a random token, and the code issued for it is kept,
-//! against that token, for at most [`TTL`]. Double-tapping "Kirim", or sending again after the
+//! against that token, for at most [`MAX_TTL`]. Double-tapping "Kirim", or sending again after the
 //! answer was lost on a slow network, stores one report and shows the same code again.
 //!
 //! Memory only: the pairing of token and code is never written anywhere, and an entry is
@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-/// How long a code is kept for its form: long enough for a retry on a bad connection.
-pub const TTL: Duration = Duration::from_secs(600);
+/// The longest a code is kept for its form (`reporter.resubmit_secs`, 600 by default): long
+/// enough for a retry on a bad connection.
+pub const MAX_TTL: Duration = Duration::from_secs(600);
 
 /// Tokens tracked at once. Past this a form is still accepted, just without the guard.
 const MAX_ENTRIES: usize = 20_000;
@@ -22,9 +23,9 @@ const MAX_ENTRIES: usize = 20_000;
 pub type Slot = Arc<tokio::sync::Mutex<Option<Zeroizing<String>>>>;
 
 /// Form token -> code.
-#[derive(Default)]
 pub struct Resubmit {
     map: Mutex<HashMap<[u8; 16], (Instant, Slot)>>,
+    ttl: Duration,
 }
 
 /// Parses a form token (32 hex digits).
@@ -43,6 +44,14 @@ pub fn new_token() -> String {
 }
 
 impl Resubmit {
+    /// An empty map whose entries live `ttl` (at most [`MAX_TTL`]).
+    pub fn new(ttl: Duration) -> Self {
+        Resubmit {
+            map: Mutex::new(HashMap::new()),
+            ttl: ttl.min(MAX_TTL),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 16], (Instant, Slot)>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -52,7 +61,7 @@ impl Resubmit {
         let now = Instant::now();
         let mut map = self.lock();
         if let Some((at, slot)) = map.get(&token)
-            && now.duration_since(*at) < TTL
+            && now.duration_since(*at) < self.ttl
         {
             return Some(slot.clone());
         }
@@ -64,11 +73,12 @@ impl Resubmit {
         Some(slot)
     }
 
-    /// Drops entries older than [`TTL`].
+    /// Drops entries older than their time to live.
     pub fn sweep(&self) {
         let now = Instant::now();
+        let ttl = self.ttl;
         self.lock()
-            .retain(|_, (at, _)| now.duration_since(*at) < TTL);
+            .retain(|_, (at, _)| now.duration_since(*at) < ttl);
     }
 }
 
@@ -78,7 +88,7 @@ mod tests {
 
     #[test]
     fn one_token_one_slot() {
-        let r = Resubmit::default();
+        let r = Resubmit::new(MAX_TTL);
         let t = parse_token(&new_token()).unwrap();
         let a = r.slot(t).unwrap();
         let b = r.slot(t).unwrap();
