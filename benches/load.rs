@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+#[path = "load/pages.rs"]
+mod pages;
 #[path = "load/reporter.rs"]
 mod reporter;
 
@@ -1180,6 +1182,12 @@ async fn backend(
         }
         followups(s, refs, rep, name, &s3, &c, &codes, 3).await?;
         finish(rep, name, "pool-3 server", &mut s3);
+    }
+
+    // --- Server 4: the reporter pages against the JSON API (benches/load/pages.rs).
+    if !s.flood_only {
+        let url = fresh_url(&mut pg, "pages").await?;
+        pages::pages(s, rep, name, url, pool).await?;
     }
     Ok(())
 }

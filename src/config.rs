@@ -171,6 +171,13 @@ pub struct Reporter {
     pub messages_per_day: i64,
     /// Messages per page of a follow-up answer, newest first.
     pub messages_per_page: i64,
+    /// A follow-up session (pages) ends after this many seconds without a request.
+    pub session_idle_secs: u64,
+    /// A follow-up session ends this many seconds after the code was entered, however used.
+    pub session_absolute_secs: u64,
+    /// How long the code issued for a report form is kept, to be shown again if the same form
+    /// is sent again (a double tap, a lost answer); at most 600.
+    pub resubmit_secs: u64,
 }
 
 /// Argon2 capacity.
@@ -231,6 +238,9 @@ impl Default for Reporter {
             quick_exit_url: "https://www.google.co.id/".into(),
             messages_per_day: 20,
             messages_per_page: 20,
+            session_idle_secs: 600,
+            session_absolute_secs: 1800,
+            resubmit_secs: 600,
         }
     }
 }
@@ -458,6 +468,15 @@ impl Config {
         if let Some(v) = env("BISIK_DESK_BACKOFF_BASE_SECS") {
             self.desk.backoff_base_secs = num("BISIK_DESK_BACKOFF_BASE_SECS", v)?;
         }
+        if let Some(v) = env("BISIK_SESSION_IDLE_SECS") {
+            self.reporter.session_idle_secs = num("BISIK_SESSION_IDLE_SECS", v)?;
+        }
+        if let Some(v) = env("BISIK_SESSION_ABSOLUTE_SECS") {
+            self.reporter.session_absolute_secs = num("BISIK_SESSION_ABSOLUTE_SECS", v)?;
+        }
+        if let Some(v) = env("BISIK_RESUBMIT_SECS") {
+            self.reporter.resubmit_secs = num("BISIK_RESUBMIT_SECS", v)?;
+        }
         if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
             self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
         }
@@ -645,6 +664,21 @@ impl Config {
             || !(1..=200).contains(&self.reporter.messages_per_page)
         {
             return Err(bad("settings reporter.messages_per_day must be 1 to 1000 and reporter.messages_per_page 1 to 200".into()));
+        }
+        let (idle, absolute) = (
+            self.reporter.session_idle_secs,
+            self.reporter.session_absolute_secs,
+        );
+        if !(1..=3600).contains(&idle) || !(idle..=86_400).contains(&absolute) {
+            return Err(bad(format!(
+                "settings reporter.session_idle_secs (BISIK_SESSION_IDLE_SECS) must be 1 to 3600 and reporter.session_absolute_secs (BISIK_SESSION_ABSOLUTE_SECS) from the idle time to 86400, got {idle} and {absolute}"
+            )));
+        }
+        if !(1..=600).contains(&self.reporter.resubmit_secs) {
+            return Err(bad(format!(
+                "setting reporter.resubmit_secs (BISIK_RESUBMIT_SECS) must be 1 to 600, got {}",
+                self.reporter.resubmit_secs
+            )));
         }
         if let Some(onion) = &self.reporter.onion_address {
             let ok = onion.ends_with(".onion")

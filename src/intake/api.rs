@@ -3,17 +3,14 @@
 //! code travels only in a POST body, never in a URL (I10), and every response is `no-store`.
 
 use super::IntakeState;
-use super::disk::DiskState;
-use super::kdf_pool::Busy;
+use super::flows::{self, CROSS_SITE, TipInput, field_error, open_code};
 use super::reports::{self, ReporterMessage, TipPlain};
 use crate::config::Choice;
-use crate::crypto::code::{CodeError, FollowupCode, contains_code_run};
 use crate::crypto::primitives::wipe_stack;
-use crate::domain::{ReporterStatus, day_string, today};
+use crate::domain::ReporterStatus;
 use crate::web::ApiError;
 use crate::web::body::{is_cross_site, read_json};
 use crate::web::error::{ErrorBody, Lang};
-use actix_web::http::StatusCode;
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -166,172 +163,17 @@ pub struct MetaResponse {
     pub unit: String,
 }
 
-const fn e(status: StatusCode, code: &'static str, id: &'static str, en: &'static str) -> ApiError {
-    ApiError::new(status, code, id, en)
-}
-
-const CROSS_SITE: ApiError = e(
-    StatusCode::FORBIDDEN,
-    "cross_site",
-    "Permintaan dari situs lain ditolak.",
-    "Requests from other sites are refused.",
-);
-const NO_REPORT: ApiError = e(
-    StatusCode::NOT_FOUND,
-    "not_found",
-    "Kode tidak ditemukan. Periksa kembali kode Anda.",
-    "Code not found. Please check your code.",
-);
-const BUSY: ApiError = e(
-    StatusCode::SERVICE_UNAVAILABLE,
-    "busy",
-    "Layanan sedang sibuk. Coba lagi sebentar lagi. Laporan baru tetap bisa dikirim.",
-    "The service is busy. Please try again shortly. New reports can still be sent.",
-);
-const QUOTA: ApiError = e(
-    StatusCode::TOO_MANY_REQUESTS,
-    "message_quota",
-    "Batas pesan harian untuk laporan ini sudah tercapai. Silakan kirim lagi besok.",
-    "This report's daily message limit has been reached. Please send again tomorrow.",
-);
-const DISK_LOW_MESSAGES: ApiError = e(
-    StatusCode::SERVICE_UNAVAILABLE,
-    "storage_full",
-    "Penyimpanan server hampir penuh, jadi pesan baru untuk sementara tidak dapat diterima. Laporan baru tetap bisa dikirim. Coba lagi nanti.",
-    "The server's storage is nearly full, so new messages cannot be accepted for now. New reports can still be sent. Please try again later.",
-);
-const DISK_LOW_SUBMISSIONS: ApiError = e(
-    StatusCode::SERVICE_UNAVAILABLE,
-    "storage_full",
-    "Penyimpanan server penuh, jadi laporan baru untuk sementara tidak dapat diterima. Coba lagi nanti.",
-    "The server's storage is full, so new reports cannot be accepted for now. Please try again later.",
-);
-const CONTAINS_CODE: ApiError = e(
-    StatusCode::UNPROCESSABLE_ENTITY,
-    "contains_code",
-    "Teks Anda tampaknya berisi kode tindak lanjut (20 angka). Jangan pernah menulis kode Anda di dalam pesan: siapa pun yang membaca pesan bisa memakainya. Hapus angka itu lalu kirim lagi.",
-    "Your text seems to contain a follow-up code (20 digits). Never write your code in a message: anyone who reads the message could use it. Remove the number and send again.",
-);
-
-fn code_error(err: CodeError) -> ApiError {
-    match err {
-        CodeError::NotDigits => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Kode hanya boleh berisi angka.",
-            "The code may contain only digits.",
-        ),
-        CodeError::TooShort => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Kode terlalu pendek: kode terdiri dari 20 angka.",
-            "The code is too short: it has 20 digits.",
-        ),
-        CodeError::TooLong => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Kode terlalu panjang: kode terdiri dari 20 angka.",
-            "The code is too long: it has 20 digits.",
-        ),
-        CodeError::UnknownVersion => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Kode ini tidak dikenal. Periksa angka pertama.",
-            "This code is not recognised. Check the first digit.",
-        ),
-        CodeError::BadChecksum => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_code",
-            "Ada salah ketik pada kode. Periksa kembali setiap angka.",
-            "There is a typo in the code. Please check each digit.",
-        ),
-    }
-}
-
-fn field_error(code: &'static str, id: &'static str, en: &'static str, field: &str) -> ApiError {
-    e(StatusCode::UNPROCESSABLE_ENTITY, code, id, en).with_detail(field.to_owned())
-}
-
-/// Checks one optional text field: length in characters, and no control characters other than
-/// newline and tab. Returns the trimmed value, or None when empty.
-fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
-    let Some(v) = v else { return Ok(None) };
-    if v.chars().count() > max {
-        return Err(field_error(
-            "field_too_long",
-            "Teks terlalu panjang",
-            "Text is too long",
-            &format!("{field}, max {max}"),
-        ));
-    }
-    if v.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(field_error(
-            "invalid_characters",
-            "Teks berisi karakter kendali yang tidak diizinkan",
-            "Text contains control characters that are not allowed",
-            field,
-        ));
-    }
-    if contains_code_run(v) {
-        return Err(CONTAINS_CODE);
-    }
-    let t = v.trim();
-    Ok((!t.is_empty()).then(|| t.to_owned()))
-}
-
-fn choice(field: &str, v: Option<&str>, list: &[Choice]) -> Result<Option<String>, ApiError> {
-    match v.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(id) if list.iter().any(|c| c.id == id) => Ok(Some(id.to_owned())),
-        Some(_) => Err(field_error(
-            "unknown_choice",
-            "Pilihan tidak dikenal; lihat /api/v1/meta",
-            "Unknown choice; see /api/v1/meta",
-            field,
-        )),
-    }
-}
-
 fn validate_tip(st: &IntakeState, r: &SubmitRequest) -> Result<TipPlain, ApiError> {
-    let category = choice(
-        "category",
-        r.category.as_deref().map(String::as_str),
-        &st.cfg.categories,
-    )?
-    .unwrap_or_else(|| {
-        if st.cfg.categories.iter().any(|c| c.id == "lainnya") {
-            "lainnya".to_owned()
-        } else {
-            st.cfg.categories[st.cfg.categories.len() - 1].id.clone()
-        }
-    });
-    let area = choice("area", r.area.as_deref().map(String::as_str), &st.cfg.areas)?;
-    let description = text(
-        "description",
-        r.description.as_deref().map(String::as_str),
-        10_000,
-    )?
-    .ok_or_else(|| {
-        field_error(
-            "description_required",
-            "Keterangan wajib diisi: ceritakan apa yang Anda ketahui",
-            "A description is required: tell us what you know",
-            "description",
-        )
-    })?;
-    Ok(TipPlain {
-        v: 1,
-        category,
-        area,
-        description,
-        location: text("location", r.location.as_deref().map(String::as_str), 500)?,
-        when: text("when", r.when.as_deref().map(String::as_str), 200)?,
-        people: text("people", r.people.as_deref().map(String::as_str), 2_000)?,
-        vehicles: text("vehicles", r.vehicles.as_deref().map(String::as_str), 1_000)?,
-        day: day_string(today()),
-    })
+    let input = TipInput {
+        category: r.category.as_deref().map(String::as_str),
+        area: r.area.as_deref().map(String::as_str),
+        description: r.description.as_deref().map(String::as_str),
+        location: r.location.as_deref().map(String::as_str),
+        when: r.when.as_deref().map(String::as_str),
+        people: r.people.as_deref().map(String::as_str),
+        vehicles: r.vehicles.as_deref().map(String::as_str),
+    };
+    flows::validate_tip(&st.cfg, &input).map_err(|mut errs| errs.swap_remove(0).error)
 }
 
 /// A JSON response serialised into a zeroizing buffer: it carries a code or a reporter's text.
@@ -387,37 +229,11 @@ async fn submit_inner(
     let body: SubmitRequest = read_json(req, payload, limit, timeout).await?;
     let tip = validate_tip(st, &body)?;
     drop(body);
-    if st.disk.state() == DiskState::SubmissionsRefused {
-        return Err(DISK_LOW_SUBMISSIONS.retry_after(300));
-    }
-    let (code, secrets) = st.kdf.issue().await;
-    reports::create(st, tip, &secrets)
-        .await
-        .map_err(ApiError::internal)?;
-    drop(secrets);
+    let code = flows::submit(st, tip).await?;
     Ok(secret_json(
         HttpResponse::Created(),
-        &SubmitResponse {
-            code: code.display(),
-        },
+        &SubmitResponse { code },
     ))
-}
-
-async fn open_code(st: &IntakeState, typed: &str) -> Result<reports::Opened, ApiError> {
-    if typed.chars().count() > 64 {
-        return Err(code_error(CodeError::TooLong));
-    }
-    let code = Box::new(FollowupCode::parse(typed).map_err(code_error)?);
-    let secrets = st
-        .kdf
-        .derive_for_followup(code)
-        .await
-        .map_err(|Busy| BUSY.retry_after(5))?;
-    let opened = reports::open(st, &secrets)
-        .await
-        .map_err(ApiError::internal)?;
-    st.kdf.record_followup(opened.is_some());
-    opened.ok_or(NO_REPORT)
 }
 
 /// Check a report's status and read the conversation.
@@ -521,43 +337,78 @@ async fn message_inner(
     let (limit, timeout) = limits(st);
     let body: MessageRequest = read_json(req, payload, limit, timeout).await?;
     // Cheap checks first, so a bad message costs no Argon2.
-    let text = text("body", Some(body.body.as_str()), 5_000)?.ok_or_else(|| {
-        field_error(
-            "body_required",
-            "Pesan tidak boleh kosong",
-            "The message may not be empty",
-            "body",
-        )
-    })?;
-    if let Some(k) = &body.idempotency_key
-        && !((16..=64).contains(&k.len())
-            && k.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'))
-    {
-        return Err(field_error(
-            "invalid_idempotency_key",
-            "Kunci idempotensi harus 16 sampai 64 huruf, angka, - atau _",
-            "The idempotency key must be 16 to 64 letters, digits, - or _",
-            "idempotency_key",
-        ));
+    let text = flows::message_text(&body.body)?;
+    if let Some(k) = &body.idempotency_key {
+        flows::check_idempotency_key(k)?;
     }
-    if body.code.chars().count() > 64 {
-        return Err(code_error(CodeError::TooLong));
-    }
-    FollowupCode::parse(&body.code).map_err(code_error)?;
-    if st.disk.state() != DiskState::Ok {
-        return Err(DISK_LOW_MESSAGES.retry_after(300));
-    }
+    flows::check_code(&body.code)?;
+    flows::messages_accepted(st)?;
     let opened = open_code(st, &body.code).await?;
-    match reports::add_message(st, &opened, text, body.idempotency_key.as_deref())
+    let day = flows::add_message(st, &opened, text, body.idempotency_key.as_deref()).await?;
+    Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
+}
+
+/// A request to remove access: the code stops working for good.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// The follow-up code (at most 64 characters).
+    #[schema(
+        value_type = String,
+        max_length = 64,
+        pattern = r"^[ \-.\t\u00A0\u202F]*1([ \-.\t\u00A0\u202F]*[0-9]){19}[ \-.\t\u00A0\u202F]*$"
+    )]
+    pub code: Zeroizing<String>,
+}
+
+/// Acknowledgement of a removed access.
+#[derive(Serialize, ToSchema)]
+pub struct RevokeResponse {
+    /// Always true.
+    pub revoked: bool,
+}
+
+/// Remove access: the code is revoked for good and from then on gets the same 404 as an
+/// unknown code. The report itself stays with the investigators.
+#[utoipa::path(
+    post, path = "/api/v1/followup/revoke", request_body = RevokeRequest,
+    params(("lang" = Option<String>, Query, description = "`en` for English messages")),
+    responses(
+        (status = 200, description = "Revoked", body = RevokeResponse),
+        (status = 400, description = "Malformed code or body", body = ErrorBody),
+        (status = 403, description = "Cross-site request", body = ErrorBody),
+        (status = 404, description = "Unknown, revoked or expired code", body = ErrorBody),
+        (status = 408, description = "The body took too long to arrive", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON (Content-Type is not application/json)", body = ErrorBody),
+        (status = 422, description = "A field is unknown or of the wrong type", body = ErrorBody),
+        (status = 503, description = "Busy; retry after the Retry-After seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
+pub async fn revoke(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
+    let lang = Lang::from_request(&req);
+    let res = revoke_inner(&st, &req, payload)
         .await
-        .map_err(ApiError::internal)?
-    {
-        reports::Added::Stored(day) => {
-            Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
-        }
-        reports::Added::QuotaExceeded => Err(QUOTA),
+        .unwrap_or_else(|e| e.render(lang));
+    wipe_stack();
+    res
+}
+
+async fn revoke_inner(
+    st: &IntakeState,
+    req: &HttpRequest,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    if is_cross_site(req) {
+        return Err(CROSS_SITE);
     }
+    let (limit, timeout) = limits(st);
+    let body: RevokeRequest = read_json(req, payload, limit, timeout).await?;
+    let opened = open_code(st, &body.code).await?;
+    drop(body);
+    flows::revoke(st, &opened).await?;
+    Ok(HttpResponse::Ok().json(RevokeResponse { revoked: true }))
 }
 
 /// Categories and areas for the form, labelled in both languages.
@@ -578,7 +429,7 @@ pub async fn meta(st: Data<IntakeState>) -> HttpResponse {
         title = "Bisik intake API",
         description = "Anonymous tip line: submit a tip, follow it up with the code."
     ),
-    paths(submit, followup, post_message, meta, openapi_json),
+    paths(submit, followup, post_message, revoke, meta, openapi_json),
     components(schemas(
         SubmitRequest,
         SubmitResponse,
@@ -586,6 +437,8 @@ pub async fn meta(st: Data<IntakeState>) -> HttpResponse {
         FollowupResponse,
         MessageRequest,
         MessageResponse,
+        RevokeRequest,
+        RevokeResponse,
         MetaResponse,
         ErrorBody
     ))

@@ -2,9 +2,10 @@
 //! text and code patterns (checked against `text` and `FollowupCode::parse` on samples), the
 //! configured choices, and the error responses each endpoint can give.
 
-use super::{document, text};
+use super::document;
 use crate::config::Config;
 use crate::crypto::code::{FollowupCode, KNOWN_VERSIONS};
+use crate::intake::flows::text;
 use serde_json::Value;
 
 fn doc() -> Value {

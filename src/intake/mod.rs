@@ -9,14 +9,16 @@
 pub mod api;
 pub mod chain;
 pub mod disk;
+pub mod flows;
 pub mod kdf_pool;
+pub mod pages;
 pub mod recipients;
 pub mod reports;
 
 use crate::config::Config;
 use crate::keyfiles::{IntakeSecrets, PublicKeys};
 use crate::store::Store;
-use crate::web::error::{method_not_allowed, not_found};
+use crate::web::error::method_not_allowed;
 use crate::web::headers::SecurityHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use kdf_pool::{KdfPool, PoolSettings};
@@ -41,6 +43,8 @@ pub struct IntakeState {
     pub recipients: recipients::Recipients,
     /// Free-disk watermarks.
     pub disk: disk::DiskWatch,
+    /// The pages' follow-up sessions and resubmission map (memory only).
+    pub pages: Arc<pages::PageState>,
 }
 
 impl IntakeState {
@@ -73,7 +77,13 @@ impl IntakeState {
             cfg.disk.messages_min_free_mib,
             cfg.disk.submissions_min_free_mib,
         );
+        let pages = pages::PageState::start(
+            Duration::from_secs(cfg.reporter.session_idle_secs),
+            Duration::from_secs(cfg.reporter.session_absolute_secs),
+            Duration::from_secs(cfg.reporter.resubmit_secs),
+        );
         Arc::new(IntakeState {
+            pages,
             disk,
             cfg,
             committer: crate::store::Committer::spawn(store.clone()),
@@ -86,7 +96,7 @@ impl IntakeState {
     }
 }
 
-/// The intake's CSP: it serves JSON now and, later, plain HTML with a stylesheet and no script.
+/// The intake's CSP: JSON and plain HTML pages with one same-origin stylesheet and no script.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Every path the intake serves. The router and the route test both use this list, and a unit
@@ -99,12 +109,14 @@ pub mod paths {
     pub const FOLLOWUP: &str = "/api/v1/followup";
     /// Reporter messages.
     pub const MESSAGES: &str = "/api/v1/followup/messages";
+    /// Remove access (revoke the code).
+    pub const REVOKE: &str = "/api/v1/followup/revoke";
     /// Form choices.
     pub const META: &str = "/api/v1/meta";
     /// The API document.
     pub const OPENAPI: &str = "/api/v1/openapi.json";
     /// All of them.
-    pub const ALL: [&str; 5] = [REPORTS, FOLLOWUP, MESSAGES, META, OPENAPI];
+    pub const ALL: [&str; 6] = [REPORTS, FOLLOWUP, MESSAGES, REVOKE, META, OPENAPI];
 }
 
 /// Registers the intake routes.
@@ -125,6 +137,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("POST")),
     )
     .service(
+        web::resource(paths::REVOKE)
+            .route(web::post().to(api::revoke))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
         web::resource(paths::META)
             .route(web::get().to(api::meta))
             .default_service(method_not_allowed("GET")),
@@ -134,7 +151,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(api::openapi_json))
             .default_service(method_not_allowed("GET")),
     )
-    .default_service(web::to(not_found));
+    .configure(pages::routes)
+    .default_service(web::to(pages::not_found));
 }
 
 /// Runs the intake HTTP server until it is told to stop.

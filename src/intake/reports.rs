@@ -209,6 +209,16 @@ pub async fn reporter_view(
     o: &Opened,
     page: u32,
 ) -> Result<ReporterView, StoreError> {
+    reporter_view_paged(st, o, page, st.cfg.reporter.messages_per_page).await
+}
+
+/// [`reporter_view`] with `per` messages a page (the HTML pages use fewer, to stay small).
+pub async fn reporter_view_paged(
+    st: &IntakeState,
+    o: &Opened,
+    page: u32,
+    per: i64,
+) -> Result<ReporterView, StoreError> {
     // Only status and closed day: the intake role may read no other routing column.
     let (status, closed_day) = st
         .store
@@ -221,7 +231,6 @@ pub async fn reporter_view(
         today(),
         st.cfg.reporter.closed_delay_days,
     );
-    let per = st.cfg.reporter.messages_per_page;
     let offset = i64::from(page) * per;
     let (items, total) = st.store.reporter_messages(o.id, per, offset).await?;
     let mut messages = Vec::with_capacity(items.len());

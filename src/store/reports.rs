@@ -151,6 +151,16 @@ impl Store {
         .transpose()
     }
 
+    /// Revokes a report's reporter access for good ("Hapus akses"): the row stays, so the code
+    /// gets the same answer as an unknown one (I11) and the tag is never issued again.
+    pub async fn revoke_access(&self, id: ReportId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE reporter_access SET revoked = 1 WHERE report_id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A report's routing columns and header.
     pub async fn report(&self, id: ReportId) -> Result<Option<ReportRow>, StoreError> {
         type Row = (

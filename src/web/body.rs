@@ -52,13 +52,14 @@ const BROKEN: ApiError = ApiError::new(
     "The request body was cut off.",
 );
 
-fn is_json(req: &HttpRequest) -> bool {
+/// Whether the request's Content-Type is `essence` (parameters such as charset ignored).
+pub fn content_type_is(req: &HttpRequest, essence: &str) -> bool {
     req.headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("application/json")
+            let given = v.split(';').next().unwrap_or("").trim();
+            given.eq_ignore_ascii_case(essence)
         })
         .unwrap_or(false)
 }
@@ -66,13 +67,25 @@ fn is_json(req: &HttpRequest) -> bool {
 /// Reads and decodes a JSON body of at most `limit` bytes within `timeout`.
 pub async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
-    mut payload: Payload,
+    payload: Payload,
     limit: usize,
     timeout: Duration,
 ) -> Result<T, ApiError> {
-    if !is_json(req) {
+    if !content_type_is(req, "application/json") {
         return Err(MEDIA);
     }
+    let buf = read_limited(req, payload, limit, timeout).await?;
+    decode_json(&buf)
+}
+
+/// Reads a whole body of at most `limit` bytes within `timeout` (a declared Content-Length over
+/// the limit is refused before reading). Shared by JSON and form bodies.
+pub async fn read_limited(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<BytesMut, ApiError> {
     if let Some(len) = req
         .headers()
         .get("content-length")
@@ -93,10 +106,9 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         Ok(buf)
     };
-    let buf = tokio::time::timeout(timeout, read)
+    tokio::time::timeout(timeout, read)
         .await
-        .map_err(|_| SLOW)??;
-    decode_json(&buf)
+        .map_err(|_| SLOW)?
 }
 
 /// Decodes a complete body: UTF-8, then JSON into `T`, which must be a JSON object. The part of

@@ -6,31 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
-/// The language of user-facing text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Bahasa Indonesia (default).
-    Id,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// From the `lang` query parameter only: request headers such as Accept-Language are never
-    /// consulted on the intake (I2).
-    /// Matches on the primary subtag (RFC 5646), so `en`, `en-US` and `EN_gb` all give English.
-    pub fn from_request(req: &HttpRequest) -> Lang {
-        let wants_en = req.query_string().split('&').any(|kv| {
-            kv.split_once('=').is_some_and(|(k, v)| {
-                k == "lang"
-                    && v.split(['-', '_'])
-                        .next()
-                        .is_some_and(|p| p.eq_ignore_ascii_case("en"))
-            })
-        });
-        if wants_en { Lang::En } else { Lang::Id }
-    }
-}
+pub use super::i18n::Lang;
 
 /// An API error: status, stable code, message in both languages, optional detail.
 #[derive(Debug, Clone)]

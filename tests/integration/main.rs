@@ -11,6 +11,8 @@ mod at_rest;
 mod bad_input;
 /// A real headless Chromium (JavaScript on or off) for the page tests.
 mod browser;
+/// The reporter pages in Chromium: the flow with JavaScript off, screenshots, axe-core.
+mod browser_intake;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
@@ -38,6 +40,8 @@ mod openapi_conformance;
 mod ops;
 /// I1 order: after a reshuffle no physical order (pages, WAL, ctid, xmin, pg_dump) follows writes.
 mod order_at_rest;
+/// The reporter pages over HTTP: flows, weight, refusals, resubmission, CSRF, I2/I10.
+mod pages;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
 mod production_split;
 /// I3 and I5: the intake holds no stored key; only certified keys receive wraps.

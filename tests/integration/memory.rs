@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 on_both!(no_code_or_text_outlives_its_request);
 
 /// What to look for, with a name for the failure message that says what it is, not its value.
-struct Needle {
-    what: String,
-    bytes: Vec<u8>,
+pub(crate) struct Needle {
+    pub(crate) what: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// Every form a code takes in the server: as typed and shown (grouped), as the KDF's password
@@ -36,7 +36,7 @@ fn code_needles(i: usize, code: &str) -> Vec<Needle> {
 /// Scans every readable mapping of `pid` through /proc/PID/maps and /proc/PID/mem and names
 /// each needle found, with the mapping it was found in. Panics, loudly, when memory cannot be
 /// read: a scan that reads nothing must never look like a clean one.
-fn scan(pid: u32, needles: &[Needle]) -> Vec<String> {
+pub(crate) fn scan(pid: u32, needles: &[Needle]) -> Vec<String> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .unwrap_or_else(|e| panic!("MEMORY SCAN IMPOSSIBLE: cannot read /proc/{pid}/maps: {e}"));
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap_or_else(|e| {

@@ -1,0 +1,145 @@
+//! The reporter pages against the JSON API on the same server (issue 8): form submissions per
+//! second against JSON submissions per second, and the bytes of each page.
+//!
+//! One server with a full stock of codes, so neither path waits for Argon2: what is measured is
+//! the cost of the door (form decoding, template rendering, the resubmission map), not of the
+//! key derivation behind it. JSON and form rounds alternate, so drift in the machine's load
+//! hits both. A form submission here is the POST only, with a fresh form token each time (the
+//! server does not require the token to have been issued by a GET), as a JSON submission is
+//! the POST only. Target: the HTML path costs at most 20% more.
+
+use super::{Report, STOCK, SUBMIT_CONCURRENCY, Server, Settings, TIP, client, verdict};
+use anyhow::{Result, bail};
+use bisik::web::form::encode_form;
+use std::time::{Duration, Instant};
+
+/// Submissions per round and path; four rounds (JSON, form, JSON, form) stay within the stock.
+const PER_ROUND: usize = STOCK / 5;
+
+async fn round(base: &str, form: bool) -> Result<(usize, Duration)> {
+    let c = client(SUBMIT_CONCURRENCY);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..SUBMIT_CONCURRENCY {
+        let (c, base) = (c.clone(), base.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0usize;
+            for _ in (w..PER_ROUND).step_by(SUBMIT_CONCURRENCY) {
+                let r = if form {
+                    let mut t = [0u8; 16];
+                    bisik::crypto::primitives::os_fill(&mut t);
+                    let token = hex::encode(t);
+                    c.post(format!("{base}/lapor"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("sec-fetch-site", "same-origin")
+                        .body(encode_form([
+                            ("token", token.as_str()),
+                            ("category", "peredaran"),
+                            ("area", "kandangan"),
+                            ("location", "Gang belakang pasar, rumah cat hijau"),
+                            ("when", "Hampir setiap malam, jam 22.00-02.00"),
+                            ("people", ""),
+                            ("vehicles", ""),
+                            ("description", TIP),
+                            ("url", ""),
+                        ]))
+                        .send()
+                        .await
+                } else {
+                    c.post(format!("{base}/api/v1/reports"))
+                        .json(&serde_json::json!({
+                            "category": "peredaran",
+                            "area": "kandangan",
+                            "description": TIP,
+                            "location": "Gang belakang pasar, rumah cat hijau",
+                            "when": "Hampir setiap malam, jam 22.00-02.00",
+                        }))
+                        .send()
+                        .await
+                };
+                if let Ok(r) = r {
+                    let good = r.status().is_success();
+                    let body = r.bytes().await.unwrap_or_default();
+                    if good && !body.is_empty() {
+                        ok += 1;
+                    }
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await?;
+    }
+    Ok((ok, start.elapsed()))
+}
+
+/// Runs the comparison and the page sizes on a fresh server and adds the rows.
+pub async fn pages(
+    s: &Settings,
+    rep: &mut Report,
+    name: &str,
+    url: Option<String>,
+    pool: usize,
+) -> Result<()> {
+    let srv = Server::start(&s.tmp, url.as_deref(), pool, STOCK, 32)?;
+    let c = client(SUBMIT_CONCURRENCY);
+    srv.wait_stock(&c, STOCK, Duration::from_secs(300)).await?;
+    let base = srv.intake.clone();
+    let (mut json, mut form) = ((0, Duration::ZERO), (0, Duration::ZERO));
+    for _ in 0..2 {
+        let (n, t) = round(&base, false).await?;
+        json = (json.0 + n, json.1 + t);
+        let (n, t) = round(&base, true).await?;
+        form = (form.0 + n, form.1 + t);
+    }
+    if json.0 < PER_ROUND || form.0 < PER_ROUND {
+        bail!(
+            "too few submissions went through: JSON {}, form {}",
+            json.0,
+            form.0
+        );
+    }
+    let rate = |(n, t): (usize, Duration)| n as f64 / t.as_secs_f64();
+    let (j, f) = (rate(json), rate(form));
+    let extra = (j / f - 1.0) * 100.0;
+    rep.add(
+        name,
+        &format!("form vs JSON submissions, stock full, concurrency {SUBMIT_CONCURRENCY}"),
+        format!(
+            "form {f:.1}/s ({} in {:.1} s), JSON {j:.1}/s ({} in {:.1} s): the form costs {extra:+.0}% per submission",
+            form.0,
+            form.1.as_secs_f64(),
+            json.0,
+            json.1.as_secs_f64()
+        ),
+        "≤ 20% extra",
+        verdict(extra <= 20.0),
+    );
+    let mut sizes = Vec::new();
+    let mut largest = 0;
+    for (path, label) in [
+        ("/", "home"),
+        ("/lapor", "report form"),
+        ("/cek", "code entry"),
+        ("/selesai", "done"),
+        ("/static/bisik.css", "stylesheet"),
+    ] {
+        for q in ["", "?lang=en"] {
+            let r = c.get(format!("{base}{path}{q}")).send().await?;
+            let n = r.bytes().await?.len();
+            largest = largest.max(n);
+            sizes.push(format!("{label}{q} {n} B"));
+        }
+    }
+    rep.add(
+        name,
+        "bytes per page (GET pages; the session pages are measured by the tests)",
+        sizes.join(", "),
+        "≤ 30 KB each",
+        verdict(largest <= 30 * 1024),
+    );
+    drop(srv);
+    Ok(())
+}
