@@ -9,7 +9,7 @@ use crate::crypto::primitives::{SecretKey32, fingerprint_display};
 use crate::crypto::recipients::{Recipient, RecipientList};
 use crate::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
 use crate::domain::{Direction, ItemKind, ReportId, day_string};
-use crate::intake::reports::{MessagePlain, TipPlain, item_aad};
+use crate::items::{MessagePlain, TipPlain, item_aad};
 use crate::keyfiles::{self, PublicKeys, names};
 use crate::store::Schema;
 use crate::vault::offline::{OfflineKeys, generate_passphrase};
