@@ -20,6 +20,7 @@
 //!   the CLI's recovery open them: neither has to import the intake to read a tip, so the intake
 //!   stays a leaf nothing depends on.
 //! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
+//! - [`desk`]: the case desk; its signed audit log ([`desk::audit`]).
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
@@ -32,6 +33,7 @@
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod desk;
 pub mod domain;
 pub mod intake;
 pub mod items;

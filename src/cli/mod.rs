@@ -1,6 +1,7 @@
 //! The `bisik` command line (clap derive). Errors become exit codes in one place, [`main`]:
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
+mod audit;
 mod integrity;
 mod keys;
 mod logging;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Maintenance of the stored data (reshuffle).
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// The signed audit log: checkpoint and verify.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -150,6 +154,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Keys(k) => keys::run(&cfg, k).await,
             Command::Reports(r) => reports::run(&cfg, r).await,
             Command::Maintenance(m) => maintenance::run(&cfg, m).await,
+            Command::Audit(a) => audit::run(&cfg, a).await,
         }
     })
 }

@@ -6,6 +6,7 @@
 //! staff key material and the audit log, which lives where the intake cannot read it: its own
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
+mod audit;
 mod committer;
 mod followup;
 mod items;
@@ -14,6 +15,7 @@ mod reports;
 mod reshuffle;
 mod schema_check;
 
+pub use audit::{AuditRow, StaffPublicKeys, StaffRow};
 pub use committer::Committer;
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;

@@ -7,6 +7,9 @@ mod support;
 mod api_surface;
 /// I1: no plaintext at rest, in files, WAL, logs or a pg_dump.
 mod at_rest;
+/// I6: the signed audit log; `audit verify` names edited, deleted and reordered entries and
+/// checks the chain against the logbook's checkpoints (issue 6).
+mod audit;
 /// Bad input gets a clear 4xx and stores nothing.
 mod bad_input;
 /// The CLI: configuration errors, key ceremonies, process hardening.
