@@ -70,6 +70,55 @@ pub struct Config {
     pub disk: Disk,
     /// Reshuffle schedule (issue 5, section 2).
     pub maintenance: Maintenance,
+    /// The case desk: staff login cost, sessions, back-off.
+    pub desk: Desk,
+}
+
+/// Case desk settings (`[desk]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Desk {
+    /// Argon2id memory, in MiB, for staff passwords (they open the staff keys). Default 256:
+    /// a stolen desk database plus the pepper must still cost an attacker that much per guess.
+    /// Lower it only for tests (BISIK_DESK_KDF_MIB).
+    pub kdf_mib: u32,
+    /// Staff Argon2s at once; memory use is at most this times `kdf_mib`. Default 2.
+    pub kdf_pool: usize,
+    /// Logins waiting for a permit; past this they are refused (503) rather than queued.
+    pub kdf_queue: usize,
+    /// Seconds a login may wait for a permit.
+    pub kdf_wait_secs: u64,
+    /// Seconds without a request after which a session ends (default 15 minutes).
+    pub session_idle_secs: u64,
+    /// Seconds after login at which a session ends however busy it is (default 8 h).
+    pub session_absolute_secs: u64,
+    /// The desk is reached over TLS (nginx in front): cookies get `Secure` and the `__Host-`
+    /// prefix. Off for the plain-HTTP loopback listener, where browsers would drop them.
+    pub behind_tls: bool,
+    /// Failed logins of one account that pass before the back-off starts.
+    pub backoff_free_failures: u32,
+    /// First back-off, in seconds; it doubles with each further failure.
+    pub backoff_base_secs: u64,
+    /// Longest back-off, in seconds: a flood against one account never shuts its owner out
+    /// for longer than this.
+    pub backoff_max_secs: u64,
+}
+
+impl Default for Desk {
+    fn default() -> Self {
+        Desk {
+            kdf_mib: 256,
+            kdf_pool: 2,
+            kdf_queue: 64,
+            kdf_wait_secs: 30,
+            session_idle_secs: 15 * 60,
+            session_absolute_secs: 8 * 3600,
+            behind_tls: false,
+            backoff_free_failures: 3,
+            backoff_base_secs: 2,
+            backoff_max_secs: 300,
+        }
+    }
 }
 
 /// Free-disk watermarks (issue 5, section 4). Below `messages_min_free_mib` new messages get
@@ -285,6 +334,7 @@ impl Default for Config {
             limits: Limits::default(),
             disk: Disk::default(),
             maintenance: Maintenance::default(),
+            desk: Desk::default(),
         }
     }
 }
@@ -399,6 +449,15 @@ impl Config {
         if let Some(v) = env("BISIK_FOLLOWUP_QUEUE") {
             self.kdf.followup_queue = num("BISIK_FOLLOWUP_QUEUE", v)?;
         }
+        if let Some(v) = env("BISIK_DESK_KDF_MIB") {
+            self.desk.kdf_mib = num("BISIK_DESK_KDF_MIB", v)?;
+        }
+        if let Some(v) = env("BISIK_DESK_SESSION_IDLE_SECS") {
+            self.desk.session_idle_secs = num("BISIK_DESK_SESSION_IDLE_SECS", v)?;
+        }
+        if let Some(v) = env("BISIK_DESK_BACKOFF_BASE_SECS") {
+            self.desk.backoff_base_secs = num("BISIK_DESK_BACKOFF_BASE_SECS", v)?;
+        }
         if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
             self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
         }
@@ -511,6 +570,42 @@ impl Config {
             return Err(bad(format!(
                 "setting disk.submissions_min_free_mib ({}) must not exceed disk.messages_min_free_mib ({}): tips are refused last",
                 self.disk.submissions_min_free_mib, self.disk.messages_min_free_mib
+            )));
+        }
+        if !(8..=4096).contains(&self.desk.kdf_mib) {
+            return Err(bad(format!(
+                "setting desk.kdf_mib (BISIK_DESK_KDF_MIB) must be between 8 and 4096, got {}",
+                self.desk.kdf_mib
+            )));
+        }
+        if !(1..=64).contains(&self.desk.kdf_pool) || !(1..=10_000).contains(&self.desk.kdf_queue) {
+            return Err(bad(format!(
+                "settings desk.kdf_pool (1 to 64) and desk.kdf_queue (1 to 10000) are out of range: {} and {}",
+                self.desk.kdf_pool, self.desk.kdf_queue
+            )));
+        }
+        if !(1..=300).contains(&self.desk.kdf_wait_secs) {
+            return Err(bad(format!(
+                "setting desk.kdf_wait_secs must be between 1 and 300, got {}",
+                self.desk.kdf_wait_secs
+            )));
+        }
+        if self.desk.session_idle_secs == 0
+            || self.desk.session_idle_secs > self.desk.session_absolute_secs
+            || self.desk.session_absolute_secs > 7 * 86_400
+        {
+            return Err(bad(format!(
+                "settings desk.session_idle_secs ({}) and desk.session_absolute_secs ({}) must satisfy 0 < idle <= absolute <= 604800",
+                self.desk.session_idle_secs, self.desk.session_absolute_secs
+            )));
+        }
+        if self.desk.backoff_base_secs == 0
+            || self.desk.backoff_base_secs > self.desk.backoff_max_secs
+            || self.desk.backoff_max_secs > 3600
+        {
+            return Err(bad(format!(
+                "settings desk.backoff_base_secs ({}) and desk.backoff_max_secs ({}) must satisfy 0 < base <= max <= 3600",
+                self.desk.backoff_base_secs, self.desk.backoff_max_secs
             )));
         }
         // Below 10 s the server would do little but rebuild the database; above a day the order

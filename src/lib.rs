@@ -20,7 +20,9 @@
 //!   the CLI's recovery open them: neither has to import the intake to read a tip, so the intake
 //!   stays a leaf nothing depends on.
 //! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
-//! - [`desk`]: the case desk; its signed audit log ([`desk::audit`]).
+//! - [`desk`]: the case desk for staff: accounts, TOTP login, sessions that hold each person's
+//!   unlocked keys sealed under a key only their cookie carries; the signed audit log
+//!   ([`desk::audit`]). Beside `intake`, never imported by it.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor

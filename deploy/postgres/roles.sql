@@ -128,7 +128,7 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO bisik_owner;
 GRANT USAGE ON SCHEMA public TO bisik_intake, bisik_desk;
 
--- Schema desk holds staff, staff_keys and audit_log. `bisik migrate` creates it when missing;
+-- Schema desk holds staff, staff_keys, staff_auth (0004) and audit_log. `bisik migrate` creates it when missing;
 -- creating it here first, owned by bisik_owner, lets this script run before the first
 -- migration. The intake gets nothing on it: no USAGE means it cannot even name a table in it.
 CREATE SCHEMA IF NOT EXISTS desk AUTHORIZATION bisik_owner;
@@ -279,11 +279,12 @@ BEGIN
         EXECUTE format('GRANT SELECT, INSERT ON TABLE desk.%I TO bisik_desk', t);
     END LOOP;
 
-    -- Desk tables whose rows change (accounts are disabled, keys replaced). Add a table here
+    -- Desk tables whose rows change (accounts are disabled, keys replaced, staff_auth (migration
+    -- 0004) records the last TOTP step and the back-off at every login). Add a table here
     -- when a migration needs it; never add audit_log: it is append-only (I6). Its hash chain
     -- and signatures still catch a superuser who rewrites it; this stops the desk's own
     -- connection from trying.
-    FOREACH t IN ARRAY ARRAY['staff', 'staff_keys']
+    FOREACH t IN ARRAY ARRAY['staff', 'staff_keys', 'staff_auth']
     LOOP
         IF to_regclass('desk.' || quote_ident(t)) IS NOT NULL THEN
             EXECUTE format('GRANT UPDATE, DELETE ON TABLE desk.%I TO bisik_desk', t);

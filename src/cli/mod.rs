@@ -8,6 +8,7 @@ mod logging;
 mod maintenance;
 mod reports;
 mod secrets;
+mod users;
 
 use crate::config::Config;
 use crate::keyfiles::{self, IntakeSecrets, PublicKeys};
@@ -33,11 +34,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Zero-setup mode for one host: initialise ./data and ./keys on first run, then serve the
-    /// intake (127.0.0.1:8080). Intake and desk share one OS user here, so I3's separation needs
+    /// intake (127.0.0.1:8080) and the case desk (127.0.0.1:8081); on an empty desk it makes
+    /// the account `admin`. Intake and desk share one OS user here, so I3's separation needs
     /// the production split instead.
     Serve,
     /// The intake alone, for the production split (its own OS user, public keys only).
     Intake,
+    /// The case desk alone (127.0.0.1:8081), for the production split (its own OS user).
+    Desk,
+    /// Staff accounts.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// Initialise data and keys directories, keys and databases, then exit.
     Init,
     /// Apply database migrations, then exit.
@@ -128,7 +135,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         // Blocking work is Argon2 (64 MiB each, bounded by the KDF pool, whose permit lives in
         // the blocking closure) plus file I/O; a small cap keeps a burst from spawning hundreds
         // of threads. Queued blocking tasks hold no Argon2 memory until they run.
-        .max_blocking_threads(cfg.kdf.pool_size + 4)
+        .max_blocking_threads(cfg.kdf.pool_size + cfg.desk.kdf_pool + 4)
         .build()
         .map_err(|e| failure(1, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
@@ -136,9 +143,27 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Serve => {
                 init(&cfg).await?;
                 maintenance::spawn_reshuffle_schedule(cfg.clone());
-                serve_intake(cfg).await
+                let desk = desk_state(&cfg, true).await?;
+                let intake = crate::intake::start(intake_state(cfg).await?)
+                    .map_err(|e| failure(1, e.to_string()))?;
+                let desk = crate::desk::start(desk).map_err(|e| failure(1, e.to_string()))?;
+                tokio::try_join!(intake, desk).map_err(|e| failure(1, e.to_string()))?;
+                Ok(())
             }
-            Command::Intake => serve_intake(cfg).await,
+            Command::Intake => {
+                let state = intake_state(cfg).await?;
+                crate::intake::run(state)
+                    .await
+                    .map_err(|e| failure(1, e.to_string()))
+            }
+            Command::Desk => {
+                let state = desk_state(&cfg, false).await?;
+                crate::desk::start(state)
+                    .map_err(|e| failure(1, e.to_string()))?
+                    .await
+                    .map_err(|e| failure(1, e.to_string()))
+            }
+            Command::User(u) => users::run(&cfg, u).await,
             Command::Init => init(&cfg).await,
             Command::Migrate => {
                 for schema in [Schema::Reports, Schema::Desk] {
@@ -319,7 +344,24 @@ fn warn_offline_material(dir: &std::path::Path) {
     }
 }
 
-async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
+/// The desk's state: its store (schema checked, migrated when configured) and pepper. With
+/// `first_admin` (`bisik serve`), an empty desk gets the account `admin`.
+async fn desk_state(
+    cfg: &Arc<Config>,
+    first_admin: bool,
+) -> Result<Arc<crate::desk::DeskState>, Failure> {
+    let (store, pepper) = users::open_desk(cfg).await?;
+    if first_admin {
+        users::first_admin(cfg, &store, &pepper).await?;
+    } else if store.count_staff().await? == 0 {
+        tracing::warn!(
+            "desk: there is no staff account yet; make the first with `bisik user add NAME --role admin`"
+        );
+    }
+    Ok(crate::desk::DeskState::new(cfg.clone(), store, pepper))
+}
+
+async fn intake_state(cfg: Arc<Config>) -> Result<Arc<crate::intake::IntakeState>, Failure> {
     if !keyfiles::initialised(&cfg.keys_dir) {
         // Best effort: the intake may lack the rights to read the database before its keys
         // are in place; then the general sentence applies.
@@ -353,10 +395,7 @@ async fn serve_intake(cfg: Arc<Config>) -> Result<(), Failure> {
         store.migrate().await?;
     }
     maintenance::spawn_heartbeat(store.clone());
-    let state = crate::intake::IntakeState::new(cfg, store, public, secrets);
-    crate::intake::run(state)
-        .await
-        .map_err(|e| failure(1, e.to_string()))
+    Ok(crate::intake::IntakeState::new(cfg, store, public, secrets))
 }
 
 #[cfg(test)]

@@ -104,3 +104,28 @@ pub fn derive_passphrase_key(
     out.zeroize();
     Ok(k)
 }
+
+/// Argon2id for a staff password (or one-time password): Argon2id(password, per-account salt,
+/// secret = desk pepper) at `m_kib` KiB and two passes. The pepper lives in the desk's keys/,
+/// never in the database, so a stolen desk database alone cannot be guessed at offline; the
+/// memory cost (256 MiB by default) makes each guess expensive even with the pepper. Returns the
+/// root from which [`hkdf32`] derives the key-sealing KEK and the one-time verifier. Call it
+/// from a bounded pool only.
+pub fn derive_staff_root(
+    password: &[u8],
+    salt: &[u8],
+    pepper: &SecretKey32,
+    m_kib: u32,
+) -> Result<SecretKey32, CryptoError> {
+    let params = Params::new(m_kib, 2, 1, Some(32)).map_err(|_| CryptoError::Kdf)?;
+    let argon =
+        Argon2::new_with_secret(pepper.expose(), Algorithm::Argon2id, Version::V0x13, params)
+            .map_err(|_| CryptoError::Kdf)?;
+    let mut out = [0u8; 32];
+    argon
+        .hash_password_into(password, salt, &mut out)
+        .map_err(|_| CryptoError::Kdf)?;
+    let k = SecretKey32::from_bytes(out);
+    out.zeroize();
+    Ok(k)
+}

@@ -1,4 +1,216 @@
-//! The case desk: where vetted staff read and act on tips. The only room besides the CLI that
-//! unlocks keys ([`crate::vault`]).
+//! The case desk: where vetted BNNK staff log in and, later, read and act on tips. Its own
+//! process (`bisik desk`, 127.0.0.1:8081 by default, for the office network or a VPN) and the
+//! second listener of `bisik serve`. Part 1 builds who may enter and what they can unlock:
+//!
+//! * [`accounts`]: roles and the account operations shared by `bisik user` and the admin pages;
+//! * [`keys`]: each person's X25519 and Ed25519 keys, sealed with the TOTP secret under
+//!   Argon2id(password, salt, secret = desk pepper);
+//! * [`login`]: one login form, one answer for every failure, per-account back-off, the
+//!   bounded KDF pool; first-login enrolment and password changes;
+//! * [`session`]: server-side sessions whose unlocked keys are sealed under a key only the
+//!   cookie carries; CSRF bound to the session;
+//! * [`totp`]: RFC 6238 and the enrolment QR code as SVG;
+//! * [`pages`]: the askama pages (templates/desk/), Bahasa Indonesia first;
+//! * [`text`]: the desk's messages in both languages.
+//!
+//! **For the rest of the desk** (audit log, triage): a handler gets the acting person with
+//! [`pages::authed`], which returns a [`session::Authed`]; its
+//! [`unlocked_keys`](session::Authed::unlocked_keys) gives the [`keys::StaffKeys`] (X25519
+//! secret, Ed25519 `SigningKey`) for signing and unwrapping during that request. Public halves
+//! of every staff key are in the desk store ([`crate::store::Store::staff_keys_of`]).
+//!
+//! The desk logs no client address and no User-Agent (I2): there is no access log, and
+//! nothing here reads either header.
 
+pub mod accounts;
 pub mod audit;
+pub mod keys;
+pub mod login;
+pub mod pages;
+pub mod session;
+pub mod text;
+pub mod totp;
+
+use crate::config::Config;
+use crate::crypto::primitives::SecretKey32;
+use crate::store::Store;
+use crate::web::gate::Bounded;
+use crate::web::headers::SecurityHeaders;
+use actix_web::web;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Everything a desk handler needs, passed in app data.
+pub struct DeskState {
+    /// Validated config.
+    pub cfg: Arc<Config>,
+    /// The desk store (staff, keys, audit log).
+    pub store: Store,
+    /// Live sessions.
+    pub sessions: Arc<session::Sessions>,
+    pepper: Arc<SecretKey32>,
+    kdf: Bounded,
+    dummy_salt: [u8; 16],
+    unknown_names: Mutex<HashMap<String, login::Backoff>>,
+}
+
+impl DeskState {
+    /// Builds the state and starts the session sweeper.
+    pub fn new(cfg: Arc<Config>, store: Store, pepper: SecretKey32) -> Arc<Self> {
+        let d = &cfg.desk;
+        let sessions = Arc::new(session::Sessions::new(
+            Duration::from_secs(d.session_idle_secs),
+            Duration::from_secs(d.session_absolute_secs),
+        ));
+        let kdf = Bounded::new(
+            d.kdf_pool,
+            d.kdf_queue,
+            Duration::from_secs(d.kdf_wait_secs),
+        );
+        let sweep = sessions.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                sweep.sweep();
+            }
+        });
+        Arc::new(DeskState {
+            cfg,
+            store,
+            sessions,
+            pepper: Arc::new(pepper),
+            kdf,
+            dummy_salt: keys::new_salt(),
+            unknown_names: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The desk's CSP: its own stylesheet only, no script at all, forms to itself.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Every path the desk serves. The router and the authorization matrix test
+/// (tests/integration/desk_authz.rs) both use this list, so a new route missing from the
+/// matrix fails that test.
+pub mod paths {
+    /// Login form (GET) and login (POST). Public.
+    pub const LOGIN: &str = "/login";
+    /// Logout (POST).
+    pub const LOGOUT: &str = "/logout";
+    /// First-login enrolment: new password, TOTP, keys (GET, POST).
+    pub const ENROL: &str = "/enrol";
+    /// Home: who you are and your key fingerprint (GET).
+    pub const HOME: &str = "/";
+    /// Change password (GET, POST).
+    pub const PASSWORD: &str = "/password";
+    /// Account list (GET) and new account (POST). Admin.
+    pub const ACCOUNTS: &str = "/accounts";
+    /// Reset an account (POST). Admin.
+    pub const ACCOUNT_RESET: &str = "/accounts/reset";
+    /// Disable an account (POST). Admin.
+    pub const ACCOUNT_DISABLE: &str = "/accounts/disable";
+    /// The session's account as JSON; takes a bearer token (GET).
+    pub const ME: &str = "/api/v1/me";
+    /// The stylesheet. Public.
+    pub const STYLE: &str = "/desk.css";
+    /// All of them.
+    pub const ALL: [&str; 10] = [
+        LOGIN,
+        LOGOUT,
+        ENROL,
+        HOME,
+        PASSWORD,
+        ACCOUNTS,
+        ACCOUNT_RESET,
+        ACCOUNT_DISABLE,
+        ME,
+        STYLE,
+    ];
+}
+
+/// Registers the desk routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::web::error::{method_not_allowed, not_found};
+    cfg.service(
+        web::resource(paths::LOGIN)
+            .route(web::get().to(pages::login_form))
+            .route(web::post().to(pages::login_submit))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource(paths::LOGOUT)
+            .route(web::post().to(pages::logout))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::ENROL)
+            .route(web::get().to(pages::enrol_form))
+            .route(web::post().to(pages::enrol_submit))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource(paths::HOME)
+            .route(web::get().to(pages::home))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::PASSWORD)
+            .route(web::get().to(pages::password_form))
+            .route(web::post().to(pages::password_submit))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource(paths::ACCOUNTS)
+            .route(web::get().to(pages::accounts))
+            .route(web::post().to(pages::account_add))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource(paths::ACCOUNT_RESET)
+            .route(web::post().to(pages::account_reset))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::ACCOUNT_DISABLE)
+            .route(web::post().to(pages::account_disable))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::ME)
+            .route(web::get().to(pages::me))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::STYLE)
+            .route(web::get().to(pages::style))
+            .default_service(method_not_allowed("GET")),
+    );
+    // Hook for the audit page (helper "audit"): `.configure(audit::routes)` goes here, with
+    // its paths added to `paths::ALL` and to the authorization matrix.
+    cfg.default_service(web::to(not_found));
+}
+
+/// Binds the desk listener and returns the running server.
+pub fn start(state: Arc<DeskState>) -> anyhow::Result<actix_server::Server> {
+    let cfg = state.cfg.clone();
+    let data = web::Data::from(state);
+    let (server, addr) = crate::web::server::build(
+        crate::web::server::Listener {
+            name: "desk",
+            config_key: "desk_listen",
+            addr: &cfg.desk_listen,
+            headers: SecurityHeaders::new(CSP, None),
+            workers: 2,
+            max_connections: 256,
+            request_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
+        },
+        move |c: &mut web::ServiceConfig| {
+            c.app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(16 * 1024));
+            routes(c);
+        },
+    )?;
+    tracing::info!("desk listening on http://{addr}");
+    Ok(server)
+}

@@ -17,8 +17,7 @@ use crate::config::Config;
 use crate::keyfiles::{IntakeSecrets, PublicKeys};
 use crate::store::Store;
 use crate::web::error::{method_not_allowed, not_found};
-use crate::web::headers::{SecurityHeaders, path_of};
-use actix_web::dev::Service;
+use crate::web::headers::SecurityHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use kdf_pool::{KdfPool, PoolSettings};
 use std::sync::Arc;
@@ -140,61 +139,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Runs the intake HTTP server until it is told to stop.
 pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
+    let server = start(state)?;
+    server.await?;
+    Ok(())
+}
+
+/// Binds the intake (and the metrics listener when configured) and returns the running
+/// server, so that `bisik serve` can run the desk beside it.
+pub fn start(state: Arc<IntakeState>) -> anyhow::Result<actix_server::Server> {
     let cfg = state.cfg.clone();
-    let headers = SecurityHeaders::new(CSP, cfg.reporter.onion_address.as_deref());
     let data = web::Data::from(state.clone());
-    // Built from actix-http and actix-server rather than `HttpServer`, so the socket can be
-    // wrapped: responses that actix-http writes itself (400 on a broken request, 408 on a slow
-    // head) get the security headers too (web::raw_io). No peer address is handed on (I2).
-    let listener = std::net::TcpListener::bind(&cfg.intake_listen).map_err(|e| {
-        anyhow::anyhow!("cannot listen on intake_listen {}: {e}", cfg.intake_listen)
-    })?;
-    let addr = listener.local_addr()?;
-    let block = headers.raw_block();
-    let request_timeout = Duration::from_secs(cfg.limits.request_timeout_secs);
-    let server = actix_server::Server::build()
-        .workers(cfg.kdf.pool_size.clamp(2, 8))
-        .max_concurrent_connections(cfg.limits.max_connections)
-        .listen("intake", listener, move || {
-            let headers = headers.clone();
-            let block = block.clone();
-            let app = App::new()
-                .app_data(data.clone())
-                .wrap_fn(move |mut req, srv| {
-                    crate::web::detach::detach_head(&mut req);
-                    let path = path_of(&req);
-                    let headers = headers.clone();
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        headers.apply(&path, &mut res);
-                        Ok(res)
-                    }
-                })
-                .configure(routes);
-            let http = actix_http::HttpService::build()
-                .keep_alive(Duration::from_secs(15))
-                .client_request_timeout(request_timeout)
-                .client_disconnect_timeout(Duration::from_secs(2))
-                .local_addr(addr)
-                .finish(actix_service::map_config(app, |_| {
-                    actix_web::dev::AppConfig::default()
-                }));
-            use actix_service::ServiceFactoryExt;
-            actix_service::fn_service(move |io: actix_rt::net::TcpStream| {
-                let io = crate::web::raw_io::HeaderedIo::new(io, block.clone());
-                async move { Ok((io, actix_http::Protocol::Http1, None)) }
-            })
-            .and_then(http)
-        })?;
+    let (server, addr) = crate::web::server::build(
+        crate::web::server::Listener {
+            name: "intake",
+            config_key: "intake_listen",
+            addr: &cfg.intake_listen,
+            headers: SecurityHeaders::new(CSP, cfg.reporter.onion_address.as_deref()),
+            workers: cfg.kdf.pool_size.clamp(2, 8),
+            max_connections: cfg.limits.max_connections,
+            request_timeout: Duration::from_secs(cfg.limits.request_timeout_secs),
+        },
+        move |c: &mut web::ServiceConfig| {
+            c.app_data(data.clone());
+            routes(c);
+        },
+    )?;
     tracing::info!("intake listening on http://{addr}");
-    let server = server.run();
     if let Some(m) = &cfg.metrics_listen {
         let ms = metrics_server(state.clone(), m)?;
         tokio::spawn(ms);
     }
-    server.await?;
-    Ok(())
+    Ok(server)
 }
 
 /// The metrics listener: loopback only (config refuses anything else) and behind a bearer

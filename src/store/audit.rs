@@ -1,7 +1,7 @@
 //! The desk's accountability tables (issue 6): the append-only audit log (I6), the archive of
-//! every signed recipient list the desk has seen, the public halves of staff keys as the
-//! certification ceremony reads them, and, in the reports database, the revocations the intake
-//! reads so that a removed supervisor stops receiving new tips at once (I5).
+//! every signed recipient list the desk has seen, and, in the reports database, the revocations the intake
+//! reads so that a removed supervisor stops receiving new tips at once (I5). Staff accounts and
+//! their keys are in src/store/desk.rs.
 //!
 //! The audit log is insert-only here: there is no UPDATE or DELETE on it anywhere in the code,
 //! the desk's PostgreSQL role has neither (deploy/postgres/roles.sql), and on SQLite two
@@ -10,7 +10,6 @@
 
 use super::items::is_conflict;
 use super::{Store, StoreError};
-use crate::domain::StaffId;
 
 /// A stored audit entry.
 #[derive(Debug, Clone)]
@@ -25,35 +24,6 @@ pub struct AuditRow {
     pub entry_hash: Vec<u8>,
     /// Signature over `entry`.
     pub signature: Vec<u8>,
-}
-
-/// A staff account as the certification ceremony sees it.
-#[derive(Debug, Clone)]
-pub struct StaffRow {
-    /// Id.
-    pub id: StaffId,
-    /// Login name.
-    pub username: String,
-    /// `admin`, `supervisor` or `investigator`.
-    pub role: String,
-    /// Whether the account is disabled.
-    pub disabled: bool,
-}
-
-/// The public halves of one staff key pair set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffPublicKeys {
-    /// X25519 key that receives wraps.
-    pub x25519: [u8; 32],
-    /// Ed25519 key that signs audit entries, certifications, heads and K_s statements.
-    pub ed25519: [u8; 32],
-    /// Day the keys were made.
-    pub created_day: i64,
-}
-
-fn key32(v: Vec<u8>, what: &str) -> Result<[u8; 32], StoreError> {
-    v.try_into()
-        .map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
 impl Store {
@@ -131,66 +101,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(r.map(|(l,)| l))
-    }
-
-    /// A staff account by login name.
-    pub async fn staff_by_name(&self, username: &str) -> Result<Option<StaffRow>, StoreError> {
-        let r: Option<(String, String, String, i16)> =
-            sqlx::query_as("SELECT id, username, role, disabled FROM staff WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-        r.map(|(id, username, role, disabled)| {
-            Ok(StaffRow {
-                id: StaffId::parse(&id).ok_or_else(|| StoreError::Corrupt("staff.id".into()))?,
-                username,
-                role,
-                disabled: disabled != 0,
-            })
-        })
-        .transpose()
-    }
-
-    /// The public halves of a staff member's keys, newest first.
-    pub async fn staff_public_keys(&self, id: StaffId) -> Result<Vec<StaffPublicKeys>, StoreError> {
-        let rows: Vec<(Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT x25519_public, ed25519_public, created_day FROM staff_keys \
-             WHERE staff_id = $1 ORDER BY created_day DESC",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(x, e, created_day)| {
-                Ok(StaffPublicKeys {
-                    x25519: key32(x, "staff_keys.x25519_public")?,
-                    ed25519: key32(e, "staff_keys.ed25519_public")?,
-                    created_day,
-                })
-            })
-            .collect()
-    }
-
-    /// Stores a staff member's key pair set: the public halves and the private halves sealed
-    /// under their password KEK (the desk's first login makes them).
-    pub async fn insert_staff_keys(
-        &self,
-        id: StaffId,
-        keys: &StaffPublicKeys,
-        sealed_secrets: &[u8],
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO staff_keys (staff_id, x25519_public, ed25519_public, sealed_secrets, created_day) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id.to_string())
-        .bind(keys.x25519.to_vec())
-        .bind(keys.ed25519.to_vec())
-        .bind(sealed_secrets)
-        .bind(keys.created_day)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// Reports database: records that the X25519 key with fingerprint `fp_hex` receives no

@@ -8,6 +8,7 @@
 
 mod audit;
 mod committer;
+mod desk;
 mod followup;
 mod items;
 mod listing;
@@ -15,8 +16,9 @@ mod reports;
 mod reshuffle;
 mod schema_check;
 
-pub use audit::{AuditRow, StaffPublicKeys, StaffRow};
+pub use audit::AuditRow;
 pub use committer::Committer;
+pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
@@ -41,7 +43,7 @@ pub enum Backend {
 pub enum Schema {
     /// Reports, wraps, reporter access, items (intake and desk).
     Reports,
-    /// Staff, staff keys, audit log (desk only).
+    /// Staff, staff keys, login data, audit log (desk only).
     Desk,
 }
 

@@ -12,11 +12,17 @@ mod at_rest;
 mod audit;
 /// Bad input gets a clear 4xx and stores nothing.
 mod bad_input;
+/// A real headless Chromium (JavaScript on or off) for the page tests.
+mod browser;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
 /// pagination, reporter-only SQL, idempotent messages) (issue 5, sections 3 and 4).
 mod conversation;
+/// The case desk: accounts, enrolment, TOTP login, sessions, back-off, the admin who cannot read.
+mod desk;
+/// The desk's authorization matrix, listener separation and log hygiene.
+mod desk_authz;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.

@@ -17,6 +17,8 @@ const DENIED: &[&str] = &[
     "SELECT COUNT(*) FROM desk.staff",
     "SELECT COUNT(*) FROM desk.audit_log",
     "SELECT COUNT(*) FROM desk.staff_keys",
+    "SELECT kdf_salt, one_time FROM desk.staff_auth",
+    "UPDATE desk.staff_auth SET failures = 0",
     "SELECT * FROM _sqlx_migrations",
     "DELETE FROM _sqlx_migrations",
     // Reports: only status and closed day are readable; no routing column is writable.
@@ -145,6 +147,11 @@ async fn postgres_roles_keep_the_intake_out_of_the_desk_schema() {
         .await
         .unwrap();
     assert_eq!(n, 0);
+    // Logins record the TOTP step and the back-off (migration 0004).
+    sqlx::query("UPDATE staff_auth SET failures = failures")
+        .execute(desk.pool())
+        .await
+        .expect("the desk role updates staff_auth");
     desk.close().await;
 }
 

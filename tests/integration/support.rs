@@ -86,6 +86,8 @@ pub struct TestApp {
     pub env: Vec<(String, String)>,
     child: Option<Child>,
     pub addr: String,
+    /// The desk listener (`serve` and `desk`).
+    pub desk_addr: String,
     pub metrics: Option<String>,
     logs: Arc<Mutex<String>>,
     pub stdout: Arc<Mutex<String>>,
@@ -194,6 +196,9 @@ impl TestApp {
             ("BISIK_LOG".to_owned(), "debug".to_owned()),
             ("BISIK_STOCK_SIZE".to_owned(), "2".to_owned()),
             ("BISIK_KDF_POOL".to_owned(), "2".to_owned()),
+            ("BISIK_DESK_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            // 8 MiB instead of 256: tests run many staff KDFs; the cost is a setting.
+            ("BISIK_DESK_KDF_MIB".to_owned(), "8".to_owned()),
         ];
         if backend == Backend::Postgres {
             env.push(("DATABASE_URL".to_owned(), db_url.clone()));
@@ -206,6 +211,7 @@ impl TestApp {
             env,
             child: None,
             addr: String::new(),
+            desk_addr: String::new(),
             metrics: None,
             logs: Arc::new(Mutex::new(String::new())),
             stdout: Arc::new(Mutex::new(String::new())),
@@ -262,6 +268,7 @@ impl TestApp {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 for (marker, kind) in [
                     ("intake listening on http://", "intake"),
+                    ("desk listening on http://", "desk"),
                     ("metrics listening on http://", "metrics"),
                 ] {
                     if let Some(i) = line.find(marker) {
@@ -289,14 +296,19 @@ impl TestApp {
         self.child = Some(child);
         let wants_metrics = self.env.iter().any(|(k, _)| k == "BISIK_METRICS_LISTEN");
         let deadline = Instant::now() + Duration::from_secs(60);
-        let mut got_intake = false;
-        let mut got_metrics = !wants_metrics;
-        while !(got_intake && got_metrics) {
+        let mut got_intake = command == "desk";
+        let mut got_desk = command != "serve" && command != "desk";
+        let mut got_metrics = !wants_metrics || command == "desk";
+        while !(got_intake && got_metrics && got_desk) {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok((kind, addr)) if kind == "intake" => {
                     self.addr = addr;
                     got_intake = true;
+                }
+                Ok((kind, addr)) if kind == "desk" => {
+                    self.desk_addr = addr;
+                    got_desk = true;
                 }
                 Ok((_, addr)) => {
                     self.metrics = Some(addr);
@@ -372,6 +384,31 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn desk_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.desk_addr, path)
+    }
+
+    /// The one-time password `serve` or `user add|reset` wrote for `name` (stdout was not a
+    /// terminal), the newest if several.
+    pub fn one_time_password(&self, name: &str) -> String {
+        let prefix = format!("one-time-password-{name}-");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&prefix)
+            })
+            .collect();
+        files.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+        let f = files
+            .last()
+            .unwrap_or_else(|| panic!("no one-time password file for {name}"));
+        std::fs::read_to_string(f).unwrap().trim().to_owned()
     }
 
     pub fn client() -> reqwest::Client {

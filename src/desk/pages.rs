@@ -1,0 +1,747 @@
+//! The desk's pages (askama, templates/desk/) and the one gate every handler passes:
+//! [`authed`] finds the session from the cookie or a bearer token, checks the account is still
+//! enabled, the stage and the role, and for cookie-authenticated state changes the CSRF
+//! token. Everything works without JavaScript; the pages carry `translate="no"` so no browser
+//! translation service receives their text.
+
+use super::DeskState;
+use super::accounts::{self, AccountError, OneTime, Role};
+use super::keys::fingerprint_of;
+use super::login::Outcome;
+use super::paths;
+use super::session::{Authed, COOKIE_PLAIN, COOKIE_TLS, Refused, SessionToken, Stage, csrf_ok};
+use super::text::{self, Text};
+use super::totp;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// What the base template shows.
+pub struct Base {
+    /// Logged-in name for the navigation; `None` hides it.
+    pub nav_user: Option<String>,
+    /// Show the accounts link.
+    pub nav_admin: bool,
+    /// CSRF token for the forms.
+    pub nav_csrf: String,
+    /// A notice.
+    pub notice: Option<Text>,
+    /// An error.
+    pub error: Option<Text>,
+}
+
+impl Base {
+    fn anon(notice: Option<Text>, error: Option<Text>) -> Base {
+        Base {
+            nav_user: None,
+            nav_admin: false,
+            nav_csrf: String::new(),
+            notice,
+            error,
+        }
+    }
+
+    fn of(a: &Authed) -> Base {
+        Base {
+            nav_user: Some(a.current.username.clone()),
+            nav_admin: a.current.role == Role::Admin,
+            nav_csrf: a.csrf(),
+            notice: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "desk/login.html")]
+struct LoginPage {
+    base: Base,
+}
+
+#[derive(Template)]
+#[template(path = "desk/enrol.html")]
+struct EnrolPage {
+    base: Base,
+    username: String,
+    csrf: String,
+    qr_svg: String,
+    secret_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/home.html")]
+struct HomePage {
+    base: Base,
+    username: String,
+    role_id: &'static str,
+    role_en: &'static str,
+    fingerprint: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/password.html")]
+struct PasswordPage {
+    base: Base,
+}
+
+struct AccountLine {
+    username: String,
+    role_id: &'static str,
+    role_en: &'static str,
+    disabled: bool,
+    enrolled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "desk/accounts.html")]
+struct AccountsPage {
+    base: Base,
+    rows: Vec<AccountLine>,
+    one_time: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/message.html")]
+struct MessagePage {
+    base: Base,
+}
+
+fn render(status: StatusCode, t: &impl Template) -> HttpResponse {
+    match t.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!("desk: template failed: {e}");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn message(status: StatusCode, t: Text) -> HttpResponse {
+    render(
+        status,
+        &MessagePage {
+            base: Base::anon(None, Some(t)),
+        },
+    )
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("location", to))
+        .finish()
+}
+
+/// What a handler requires of the session.
+#[derive(Debug, Clone, Copy)]
+pub struct Need {
+    /// Stage.
+    pub stage: Stage,
+    /// Roles allowed; empty means any.
+    pub roles: &'static [Role],
+    /// A state change: cookie requests must carry the CSRF token.
+    pub change: bool,
+}
+
+/// Any Full session, read only.
+pub const ANY: Need = Need {
+    stage: Stage::Full,
+    roles: &[],
+    change: false,
+};
+const ANY_CHANGE: Need = Need {
+    stage: Stage::Full,
+    roles: &[],
+    change: true,
+};
+const ADMIN: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Admin],
+    change: false,
+};
+const ADMIN_CHANGE: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Admin],
+    change: true,
+};
+const ENROL: Need = Need {
+    stage: Stage::Enrol,
+    roles: &[],
+    change: false,
+};
+const ENROL_CHANGE: Need = Need {
+    stage: Stage::Enrol,
+    roles: &[],
+    change: true,
+};
+
+fn cookie_name(st: &DeskState) -> &'static str {
+    if st.cfg.desk.behind_tls {
+        COOKIE_TLS
+    } else {
+        COOKIE_PLAIN
+    }
+}
+
+/// The session token from the `Authorization: Bearer` header or the cookie.
+fn token_of(req: &HttpRequest, st: &DeskState) -> Option<(SessionToken, bool)> {
+    if let Some(v) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return SessionToken::parse(t).map(|t| (t, false));
+    }
+    let want = cookie_name(st);
+    for h in req.headers().get_all("cookie") {
+        let Ok(h) = h.to_str() else { continue };
+        for part in h.split(';') {
+            if let Some((k, v)) = part.trim().split_once('=')
+                && k == want
+            {
+                return SessionToken::parse(v).map(|t| (t, true));
+            }
+        }
+    }
+    None
+}
+
+/// The gate: the acting session, or the response that refuses it. `csrf` is the submitted
+/// form token of a state-changing request.
+pub async fn authed(
+    req: &HttpRequest,
+    st: &DeskState,
+    need: Need,
+    csrf: Option<&str>,
+) -> Result<Authed, HttpResponse> {
+    let api = req.path().starts_with("/api/");
+    let refuse = |why: Text| {
+        if api {
+            HttpResponse::Unauthorized()
+                .insert_header(("www-authenticate", "Bearer"))
+                .json(serde_json::json!({"error": {"code": "unauthorized", "message": why.id, "message_en": why.en}}))
+        } else {
+            let m = if why == text::SESSION_EXPIRED {
+                "expired"
+            } else {
+                "login"
+            };
+            see_other(&format!("{}?m={m}", paths::LOGIN))
+        }
+    };
+    let Some((token, via_cookie)) = token_of(req, st) else {
+        return Err(refuse(text::PLEASE_LOG_IN));
+    };
+    let current = match st.sessions.touch(&token) {
+        Ok(c) => c,
+        Err(Refused::Expired) => return Err(refuse(text::SESSION_EXPIRED)),
+        Err(Refused::Unknown) => return Err(refuse(text::PLEASE_LOG_IN)),
+    };
+    // Disabled or reset elsewhere (`bisik user` runs in another process): end the session.
+    let still = match (
+        st.store.staff_by_id(&current.staff_id).await,
+        st.store.staff_auth(&current.staff_id).await,
+    ) {
+        (Ok(Some(s)), Ok(Some(a))) => {
+            !s.disabled && (current.stage == Stage::Enrol) == a.one_time.is_some()
+        }
+        _ => false,
+    };
+    if !still {
+        st.sessions.destroy(&token);
+        return Err(refuse(text::PLEASE_LOG_IN));
+    }
+    if current.stage != need.stage {
+        return Err(match current.stage {
+            Stage::Enrol => see_other(paths::ENROL),
+            Stage::Full => see_other(paths::HOME),
+        });
+    }
+    if !need.roles.is_empty() && !need.roles.contains(&current.role) {
+        return Err(message(StatusCode::FORBIDDEN, text::FORBIDDEN));
+    }
+    // A bearer token is never sent by a browser on its own, so only cookie requests can be
+    // forged cross-site and only they need the form token.
+    if need.change && via_cookie && !csrf_ok(&token, csrf) {
+        return Err(message(StatusCode::FORBIDDEN, text::CSRF));
+    }
+    Ok(Authed {
+        current,
+        token,
+        via_cookie,
+        sessions: st.sessions.clone(),
+    })
+}
+
+fn session_cookie(st: &DeskState, token: &SessionToken) -> String {
+    let secure = if st.cfg.desk.behind_tls {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        cookie_name(st),
+        token.to_hex().as_str()
+    )
+}
+
+fn clear_cookie(st: &DeskState) -> String {
+    let secure = if st.cfg.desk.behind_tls {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+        cookie_name(st)
+    )
+}
+
+/// Query of the login page.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    m: Option<String>,
+}
+
+/// GET /login
+pub async fn login_form(q: web::Query<LoginQuery>) -> HttpResponse {
+    let notice = match q.m.as_deref() {
+        Some("expired") => Some(text::SESSION_EXPIRED),
+        Some("login") => Some(text::PLEASE_LOG_IN),
+        _ => None,
+    };
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            base: Base::anon(notice, None),
+        },
+    )
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    totp: String,
+}
+
+/// POST /login
+pub async fn login_submit(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    if crate::web::body::is_cross_site(&req) {
+        return message(StatusCode::FORBIDDEN, text::CROSS_SITE);
+    }
+    let f = form.into_inner();
+    let page = |status, t| {
+        render(
+            status,
+            &LoginPage {
+                base: Base::anon(None, Some(t)),
+            },
+        )
+    };
+    let (token, to) = match st.login(&f.username, &f.password, &f.totp).await {
+        Outcome::Full(staff, secrets) => (st.start_session(&staff, Some(&secrets)), paths::HOME),
+        Outcome::Enrol(staff) => (st.start_session(&staff, None), paths::ENROL),
+        Outcome::Failed => return page(StatusCode::OK, text::LOGIN_FAILED),
+        Outcome::Throttled(secs) => {
+            let mut r = page(StatusCode::TOO_MANY_REQUESTS, text::LOGIN_THROTTLED);
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Outcome::Busy => return page(StatusCode::SERVICE_UNAVAILABLE, text::BUSY),
+    };
+    HttpResponse::SeeOther()
+        .insert_header(("location", to))
+        .insert_header(("set-cookie", session_cookie(&st, &token)))
+        .finish()
+}
+
+/// A form whose only field is the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// POST /logout: the session is destroyed and the browser told to forget everything.
+pub async fn logout(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    // Either stage may log out.
+    let a = match authed(&req, &st, ANY_CHANGE, form.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) if r.status() == StatusCode::SEE_OTHER => {
+            match authed(&req, &st, ENROL_CHANGE, form.csrf.as_deref()).await {
+                Ok(a) => a,
+                Err(r) => return r,
+            }
+        }
+        Err(r) => return r,
+    };
+    st.sessions.destroy(&a.token);
+    let mut r = render(
+        StatusCode::OK,
+        &LoginPage {
+            base: Base::anon(Some(text::LOGGED_OUT), None),
+        },
+    );
+    let h = r.headers_mut();
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&clear_cookie(&st)) {
+        h.insert(actix_web::http::header::SET_COOKIE, v);
+    }
+    h.insert(
+        actix_web::http::header::HeaderName::from_static("clear-site-data"),
+        actix_web::http::header::HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    r
+}
+
+fn enrol_page(st: &DeskState, a: &Authed, error: Option<Text>) -> HttpResponse {
+    let secret = match st.sessions.pending_totp(&a.token) {
+        Some(s) => s,
+        None => {
+            let s = totp::new_secret();
+            st.sessions.set_pending_totp(&a.token, &s);
+            s
+        }
+    };
+    let svg = totp::qr_svg(&secret, &a.current.username);
+    let svg = svg.find("<svg").map_or("", |i| &svg[i..]).to_owned();
+    render(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &EnrolPage {
+            base: Base::anon(None, error),
+            username: a.current.username.clone(),
+            csrf: a.csrf(),
+            qr_svg: svg,
+            secret_text: totp::secret_text(&secret).to_string(),
+        },
+    )
+}
+
+/// GET /enrol: the new TOTP secret (QR and text) and the new-password form.
+pub async fn enrol_form(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
+    match authed(&req, &st, ENROL, None).await {
+        Ok(a) => enrol_page(&st, &a, None),
+        Err(r) => r,
+    }
+}
+
+/// The enrolment form.
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    csrf: Option<String>,
+    new_password: SecretString,
+    confirm: SecretString,
+    totp: String,
+}
+
+/// POST /enrol
+pub async fn enrol_submit(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<EnrolForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, ENROL_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match st
+        .enrol(
+            &a.current.staff_id,
+            &a.token,
+            &f.new_password,
+            &f.confirm,
+            &f.totp,
+        )
+        .await
+    {
+        Ok(fp) => {
+            let mut base = Base::of(&a);
+            base.notice = Some(text::PASSWORD_CHANGED);
+            home_page(base, &a, Some(fp))
+        }
+        Err(t) => enrol_page(&st, &a, Some(t)),
+    }
+}
+
+fn home_page(base: Base, a: &Authed, fingerprint: Option<String>) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &HomePage {
+            base,
+            username: a.current.username.clone(),
+            role_id: a.current.role.label_id(),
+            role_en: a.current.role.label_en(),
+            fingerprint,
+        },
+    )
+}
+
+async fn fingerprint(st: &DeskState, staff_id: &str) -> Option<String> {
+    let k = st.store.active_staff_key(staff_id).await.ok()??;
+    fingerprint_of(&k.x25519_public).ok()
+}
+
+/// GET /: who you are and your key fingerprint.
+pub async fn home(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
+    match authed(&req, &st, ANY, None).await {
+        Ok(a) => {
+            let fp = fingerprint(&st, &a.current.staff_id).await;
+            home_page(Base::of(&a), &a, fp)
+        }
+        Err(r) => r,
+    }
+}
+
+/// GET /api/v1/me: the session's account, for API clients with a bearer token.
+pub async fn me(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
+    match authed(&req, &st, ANY, None).await {
+        Ok(a) => HttpResponse::Ok().json(serde_json::json!({
+            "username": a.current.username,
+            "role": a.current.role.as_str(),
+            "fingerprint": fingerprint(&st, &a.current.staff_id).await,
+        })),
+        Err(r) => r,
+    }
+}
+
+/// GET /password
+pub async fn password_form(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
+    match authed(&req, &st, ANY, None).await {
+        Ok(a) => render(StatusCode::OK, &PasswordPage { base: Base::of(&a) }),
+        Err(r) => r,
+    }
+}
+
+/// The password change form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: Option<String>,
+    current: SecretString,
+    new_password: SecretString,
+    confirm: SecretString,
+}
+
+/// POST /password
+pub async fn password_submit(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<PasswordForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, ANY_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut base = Base::of(&a);
+    let status = match st
+        .change_password(&a.current.staff_id, &f.current, &f.new_password, &f.confirm)
+        .await
+    {
+        Ok(()) => {
+            base.notice = Some(text::PASSWORD_CHANGED);
+            StatusCode::OK
+        }
+        Err(t) => {
+            base.error = Some(t);
+            StatusCode::BAD_REQUEST
+        }
+    };
+    render(status, &PasswordPage { base })
+}
+
+async fn accounts_page(
+    st: &DeskState,
+    mut base: Base,
+    status: StatusCode,
+    one_time: Option<(String, String)>,
+) -> HttpResponse {
+    let mut rows = Vec::new();
+    for s in st.store.list_staff().await.unwrap_or_default() {
+        let role = Role::parse(&s.role).unwrap_or(Role::Investigator);
+        let enrolled =
+            matches!(st.store.staff_auth(&s.id).await, Ok(Some(a)) if a.one_time.is_none());
+        rows.push(AccountLine {
+            username: s.username,
+            role_id: role.label_id(),
+            role_en: role.label_en(),
+            disabled: s.disabled,
+            enrolled,
+        });
+    }
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        base.error = Some(text::INTERNAL);
+    }
+    render(
+        status,
+        &AccountsPage {
+            base,
+            rows,
+            one_time,
+        },
+    )
+}
+
+/// GET /accounts (admin)
+pub async fn accounts(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
+    match authed(&req, &st, ADMIN, None).await {
+        Ok(a) => accounts_page(&st, Base::of(&a), StatusCode::OK, None).await,
+        Err(r) => r,
+    }
+}
+
+/// The account forms.
+#[derive(Deserialize)]
+pub struct AccountForm {
+    csrf: Option<String>,
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+fn account_error(e: &AccountError) -> Text {
+    match e {
+        AccountError::BadName => text::ACCOUNT_BAD_NAME,
+        AccountError::Exists => text::ACCOUNT_EXISTS,
+        AccountError::NoSuch => text::ACCOUNT_NO_SUCH,
+        AccountError::BadRole => text::ACCOUNT_BAD_ROLE,
+        AccountError::Store(_) | AccountError::Crypto(_) => text::INTERNAL,
+    }
+}
+
+async fn one_time(st: &DeskState) -> Result<OneTime, Text> {
+    let pepper = st.pepper.clone();
+    let m = st.m_kib();
+    st.kdf
+        .run(move || OneTime::generate(&pepper, m))
+        .await
+        .map_err(|_| text::BUSY)?
+        .map_err(|_| text::INTERNAL)
+}
+
+/// POST /accounts (admin): a new account and its one-time password, shown once.
+pub async fn account_add(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<AccountForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, ADMIN_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let base = Base::of(&a);
+    let result = async {
+        let role = Role::parse(&f.role).ok_or(text::ACCOUNT_BAD_ROLE)?;
+        let name = accounts::normalise_name(&f.username).map_err(|e| account_error(&e))?;
+        let ot = one_time(&st).await?;
+        accounts::add(&st.store, &name, role, &ot)
+            .await
+            .map_err(|e| account_error(&e))?;
+        tracing::info!("desk: an admin added an account");
+        Ok::<_, Text>((name, ot.password.expose_secret().to_owned()))
+    }
+    .await;
+    outcome_page(&st, base, result, text::ACCOUNT_ADDED).await
+}
+
+/// The accounts page after an add or reset: the one-time password once, or the reason.
+async fn outcome_page(
+    st: &DeskState,
+    mut base: Base,
+    result: Result<(String, String), Text>,
+    done: Text,
+) -> HttpResponse {
+    match result {
+        Ok(pair) => {
+            base.notice = Some(done);
+            accounts_page(st, base, StatusCode::OK, Some(pair)).await
+        }
+        Err(t) => {
+            base.error = Some(t);
+            accounts_page(st, base, StatusCode::BAD_REQUEST, None).await
+        }
+    }
+}
+
+/// POST /accounts/reset (admin)
+pub async fn account_reset(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<AccountForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, ADMIN_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let base = Base::of(&a);
+    let result = async {
+        accounts::find(&st.store, &f.username)
+            .await
+            .map_err(|e| account_error(&e))?;
+        let ot = one_time(&st).await?;
+        let row = accounts::reset(&st.store, &f.username, &ot)
+            .await
+            .map_err(|e| account_error(&e))?;
+        st.sessions.destroy_for(&row.id);
+        tracing::info!("desk: an admin reset an account");
+        Ok::<_, Text>((row.username, ot.password.expose_secret().to_owned()))
+    }
+    .await;
+    outcome_page(&st, base, result, text::ACCOUNT_RESET).await
+}
+
+/// POST /accounts/disable (admin)
+pub async fn account_disable(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<AccountForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, ADMIN_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut base = Base::of(&a);
+    match accounts::disable(&st.store, &f.username).await {
+        Ok(row) => {
+            st.sessions.destroy_for(&row.id);
+            tracing::info!("desk: an admin disabled an account");
+            base.notice = Some(text::ACCOUNT_DISABLED);
+            accounts_page(&st, base, StatusCode::OK, None).await
+        }
+        Err(e) => {
+            base.error = Some(account_error(&e));
+            accounts_page(&st, base, StatusCode::BAD_REQUEST, None).await
+        }
+    }
+}
+
+/// GET /desk.css
+pub async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(include_str!("../../templates/desk/desk.css"))
+}

@@ -1,0 +1,125 @@
+//! The desk's messages, in Bahasa Indonesia first and English alongside. Page labels live in
+//! the templates (templates/desk/); what a handler says lives here, so the two languages stay
+//! side by side and a later shared catalogue (src/web/i18n.rs) can take them over whole.
+
+/// A message in both languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    /// Bahasa Indonesia.
+    pub id: &'static str,
+    /// English.
+    pub en: &'static str,
+}
+
+const fn t(id: &'static str, en: &'static str) -> Text {
+    Text { id, en }
+}
+
+/// Any failed login: the same words whether the name, the password or the code was wrong.
+pub const LOGIN_FAILED: Text = t(
+    "Nama pengguna, kata sandi, atau kode TOTP salah.",
+    "Wrong user name, password or TOTP code.",
+);
+/// Back-off in force.
+pub const LOGIN_THROTTLED: Text = t(
+    "Terlalu banyak percobaan gagal untuk akun ini. Tunggu sebentar, lalu coba lagi.",
+    "Too many failed attempts for this account. Wait a little, then try again.",
+);
+/// The KDF pool's queue is full.
+pub const BUSY: Text = t(
+    "Server sedang sibuk. Coba lagi sebentar lagi.",
+    "The server is busy. Try again shortly.",
+);
+/// Not logged in.
+pub const PLEASE_LOG_IN: Text = t("Silakan masuk.", "Please log in.");
+/// Session timed out.
+pub const SESSION_EXPIRED: Text = t(
+    "Sesi Anda telah berakhir. Silakan masuk lagi.",
+    "Your session has expired. Please log in again.",
+);
+/// After logout.
+pub const LOGGED_OUT: Text = t("Anda telah keluar.", "You have logged out.");
+/// Wrong role.
+pub const FORBIDDEN: Text = t(
+    "Akses ditolak: peran Anda tidak membuka halaman ini.",
+    "Access denied: your role does not open this page.",
+);
+/// CSRF token missing or wrong.
+pub const CSRF: Text = t(
+    "Formulir ini tidak sah atau sudah kedaluwarsa (token formulir tidak cocok). Muat ulang halaman, lalu kirim lagi.",
+    "This form is invalid or stale (the form token does not match). Reload the page and send it again.",
+);
+/// Cross-site POST before a session.
+pub const CROSS_SITE: Text = t(
+    "Permintaan dari situs lain ditolak.",
+    "A request from another site was refused.",
+);
+/// Password shorter than 12.
+pub const PASSWORD_SHORT: Text = t(
+    "Kata sandi baru minimal 12 karakter.",
+    "The new password must be at least 12 characters long.",
+);
+/// zxcvbn score below 3.
+pub const PASSWORD_WEAK: Text = t(
+    "Kata sandi baru terlalu mudah ditebak. Pakai beberapa kata yang tidak berhubungan, bukan nama, tanggal atau pola keyboard.",
+    "The new password is too easy to guess. Use several unrelated words, not names, dates or keyboard patterns.",
+);
+/// Confirmation differs.
+pub const PASSWORD_MISMATCH: Text = t(
+    "Kedua kata sandi baru tidak sama.",
+    "The two new passwords differ.",
+);
+/// Current password wrong on change.
+pub const PASSWORD_CURRENT_WRONG: Text = t(
+    "Kata sandi saat ini salah.",
+    "The current password is wrong.",
+);
+/// Password changed.
+pub const PASSWORD_CHANGED: Text = t("Kata sandi telah diganti.", "The password was changed.");
+/// TOTP wrong at enrolment.
+pub const TOTP_WRONG: Text = t(
+    "Kode TOTP salah. Periksa jam ponsel Anda, lalu masukkan kode yang sedang tampil.",
+    "Wrong TOTP code. Check your phone's clock, then enter the code it shows now.",
+);
+/// Enrolment raced or was already done.
+pub const ENROL_DONE_ALREADY: Text = t(
+    "Akun ini sudah didaftarkan. Silakan masuk.",
+    "This account has already enrolled. Please log in.",
+);
+/// Account added.
+pub const ACCOUNT_ADDED: Text = t(
+    "Akun dibuat. Serahkan kata sandi sekali pakai ini secara langsung; ia tidak akan ditampilkan lagi.",
+    "Account created. Hand over this one-time password in person; it will not be shown again.",
+);
+/// Account reset.
+pub const ACCOUNT_RESET: Text = t(
+    "Akun disetel ulang: kuncinya dipensiunkan. Serahkan kata sandi sekali pakai ini secara langsung.",
+    "Account reset: its keys are retired. Hand over this one-time password in person.",
+);
+/// Account disabled.
+pub const ACCOUNT_DISABLED: Text = t(
+    "Akun dinonaktifkan; sesinya berakhir.",
+    "Account disabled; its sessions have ended.",
+);
+/// Bad name.
+pub const ACCOUNT_BAD_NAME: Text = t(
+    "Nama akun 2 sampai 32 karakter: a-z, 0-9, '.', '_' atau '-', diawali huruf.",
+    "Account names are 2 to 32 characters: a-z, 0-9, '.', '_' or '-', starting with a letter.",
+);
+/// Name taken.
+pub const ACCOUNT_EXISTS: Text = t(
+    "Nama akun itu sudah dipakai.",
+    "That account name is taken.",
+);
+/// No such account.
+pub const ACCOUNT_NO_SUCH: Text = t("Akun itu tidak ada.", "No such account.");
+/// Bad role.
+pub const ACCOUNT_BAD_ROLE: Text = t(
+    "Peran harus admin, koordinator atau petugas.",
+    "The role must be admin, supervisor or investigator.",
+);
+/// Something failed on the server.
+pub const INTERNAL: Text = t(
+    "Terjadi kesalahan di server. Coba lagi.",
+    "Something went wrong on the server. Try again.",
+);

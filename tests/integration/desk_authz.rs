@@ -1,0 +1,327 @@
+//! The desk's authorization matrix: every endpoint × every role × (logged in, logged out,
+//! expired session, wrong CSRF token, missing CSRF token). Only the cells the table allows
+//! succeed. The table must name every path in `bisik::desk::paths::ALL` and every method each
+//! one takes (any other method must answer 405), so a new endpoint that is missing here fails
+//! this test. Also: no desk endpoint answers on the intake listener, and no intake endpoint on
+//! the desk's; and the desk's logs hold no client address or User-Agent (I2).
+
+use crate::desk::{Browser, Staff, add_via_ui, admin, start};
+use crate::on_both;
+use crate::support::{Backend, TestApp};
+use bisik::desk::paths;
+use std::time::Duration;
+
+on_both!(every_desk_endpoint_lets_in_only_the_allowed_cells);
+
+/// Who may use an endpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Who {
+    /// Anyone, logged in or not.
+    Public,
+    /// Any role with a Full session.
+    AnyRole,
+    /// Admin only.
+    Admin,
+    /// Only a session in the first-login stage (no Full session of any role).
+    EnrolStage,
+}
+
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    who: Who,
+    /// State-changing: needs the session's CSRF token.
+    change: bool,
+}
+
+const fn ep(method: &'static str, path: &'static str, who: Who, change: bool) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        who,
+        change,
+    }
+}
+
+/// THE table. Logout comes last: its allowed cell ends the session.
+const TABLE: &[Endpoint] = &[
+    ep("GET", paths::LOGIN, Who::Public, false),
+    ep("POST", paths::LOGIN, Who::Public, false),
+    ep("GET", paths::STYLE, Who::Public, false),
+    ep("GET", paths::ENROL, Who::EnrolStage, false),
+    ep("POST", paths::ENROL, Who::EnrolStage, true),
+    ep("GET", paths::HOME, Who::AnyRole, false),
+    ep("GET", paths::ME, Who::AnyRole, false),
+    ep("GET", paths::PASSWORD, Who::AnyRole, false),
+    ep("POST", paths::PASSWORD, Who::AnyRole, true),
+    ep("GET", paths::ACCOUNTS, Who::Admin, false),
+    ep("POST", paths::ACCOUNTS, Who::Admin, true),
+    ep("POST", paths::ACCOUNT_RESET, Who::Admin, true),
+    ep("POST", paths::ACCOUNT_DISABLE, Who::Admin, true),
+    ep("POST", paths::LOGOUT, Who::AnyRole, true),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    LoggedIn,
+    LoggedOut,
+    Expired,
+    WrongCsrf,
+    MissingCsrf,
+}
+
+const STATES: [State; 5] = [
+    State::LoggedOut,
+    State::Expired,
+    State::WrongCsrf,
+    State::MissingCsrf,
+    State::LoggedIn,
+];
+
+struct Actor {
+    role: &'static str,
+    live: Browser,
+    csrf: String,
+    expired_cookie: String,
+}
+
+fn allowed(e: &Endpoint, role: &str, s: State) -> bool {
+    let role_ok = match e.who {
+        Who::Public => return true,
+        Who::AnyRole => true,
+        Who::Admin => role == "admin",
+        Who::EnrolStage => false,
+    };
+    role_ok
+        && match s {
+            State::LoggedIn => true,
+            State::WrongCsrf | State::MissingCsrf => !e.change,
+            State::LoggedOut | State::Expired => false,
+        }
+}
+
+/// Form fields that make an allowed request harmless but real.
+fn fields(e: &Endpoint, n: usize) -> Vec<(String, String)> {
+    let f = |k: &str, v: String| (k.to_owned(), v);
+    match e.path {
+        p if p == paths::LOGIN => vec![
+            f("username", format!("tamu{n}")),
+            f("password", "bukan-sandi".into()),
+            f("totp", "000000".into()),
+        ],
+        p if p == paths::PASSWORD => vec![
+            f("current", "bukan-sandi-yang-benar".into()),
+            f("new_password", crate::desk::STRONG.into()),
+            f("confirm", crate::desk::STRONG.into()),
+        ],
+        p if p == paths::ACCOUNTS => vec![
+            f("username", format!("matriks{n}")),
+            f("role", "investigator".into()),
+        ],
+        p if p == paths::ACCOUNT_RESET || p == paths::ACCOUNT_DISABLE => {
+            vec![f("username", "korban".into())]
+        }
+        p if p == paths::ENROL => vec![
+            f("new_password", crate::desk::STRONG.into()),
+            f("confirm", crate::desk::STRONG.into()),
+            f("totp", "000000".into()),
+        ],
+        _ => vec![],
+    }
+}
+
+async fn every_desk_endpoint_lets_in_only_the_allowed_cells(b: Backend) {
+    // The table covers every path, and every path's other methods answer 405.
+    for p in paths::ALL {
+        assert!(
+            TABLE.iter().any(|e| e.path == p),
+            "desk path {p} is missing from the authorization matrix"
+        );
+    }
+    for e in TABLE {
+        assert!(
+            paths::ALL.contains(&e.path),
+            "{} is not in paths::ALL",
+            e.path
+        );
+    }
+
+    let app = start(b, vec![("BISIK_DESK_SESSION_IDLE_SECS", "8".into())]).await;
+    let (mut ab, mut adm) = admin(&app).await;
+    let (sb, mut sup) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    let (ib, mut inv) = add_via_ui(&app, &mut ab, "petugas1", "investigator").await;
+    // A throwaway account for the reset and disable cells.
+    let csrf = ab.csrf().await;
+    let p = ab
+        .post(
+            "/accounts",
+            &[
+                ("csrf", &csrf),
+                ("username", "korban"),
+                ("role", "investigator"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    let expired: Vec<String> = [&ab, &sb, &ib]
+        .iter()
+        .map(|b| b.cookie.clone().unwrap())
+        .collect();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let mut actors = Vec::new();
+    for ((role, staff), old) in [
+        ("admin", &mut adm as &mut Staff),
+        ("supervisor", &mut sup),
+        ("investigator", &mut inv),
+    ]
+    .into_iter()
+    .zip(expired)
+    {
+        let mut live = Browser::new(&app);
+        let p = staff.login(&mut live).await;
+        assert_eq!(p.location, "/", "{role}: {}", p.body);
+        let csrf = live.csrf().await;
+        actors.push(Actor {
+            role,
+            live,
+            csrf,
+            expired_cookie: old,
+        });
+    }
+
+    let mut n = 0;
+    let mut wrong = Vec::new();
+    for e in TABLE {
+        // Methods the path does not take answer 405 for everyone.
+        for m in ["GET", "POST", "PUT", "DELETE"] {
+            if TABLE.iter().any(|x| x.path == e.path && x.method == m) {
+                continue;
+            }
+            let r = TestApp::client()
+                .request(m.parse().unwrap(), app.desk_url(e.path))
+                .send()
+                .await
+                .unwrap();
+            if r.status() != 405 {
+                wrong.push(format!("{m} {}: {} (want 405)", e.path, r.status()));
+            }
+        }
+        for a in actors.iter_mut() {
+            for s in STATES {
+                n += 1;
+                let mut form = fields(e, n);
+                match s {
+                    State::LoggedIn => form.push(("csrf".into(), a.csrf.clone())),
+                    State::WrongCsrf => form.push(("csrf".into(), "00".repeat(16))),
+                    State::LoggedOut | State::Expired => form.push(("csrf".into(), a.csrf.clone())),
+                    State::MissingCsrf => {}
+                }
+                let saved = a.live.cookie.clone();
+                a.live.cookie = match s {
+                    State::LoggedOut => None,
+                    State::Expired => Some(a.expired_cookie.clone()),
+                    _ => saved.clone(),
+                };
+                let refs: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let page = if e.method == "GET" {
+                    a.live.get(e.path).await
+                } else {
+                    a.live.post(e.path, &refs).await
+                };
+                // Keep the live session's cookie unless logout ended it.
+                if !(e.path == paths::LOGOUT && s == State::LoggedIn) {
+                    a.live.cookie = saved;
+                }
+                let ok = matches!(page.status, 200 | 400);
+                let refused = matches!(page.status, 303 | 401 | 403);
+                let want = allowed(e, a.role, s);
+                if !(ok || refused) || ok != want {
+                    wrong.push(format!(
+                        "{} {} as {} {:?}: {} {} (want {})",
+                        e.method,
+                        e.path,
+                        a.role,
+                        s,
+                        page.status,
+                        page.location,
+                        if want { "allowed" } else { "refused" }
+                    ));
+                }
+                if refused && page.status == 303 && matches!(s, State::LoggedOut) {
+                    assert!(page.location.starts_with("/login"), "{}", page.location);
+                }
+                if refused && page.status == 303 && matches!(s, State::Expired) {
+                    assert_eq!(page.location, "/login?m=expired");
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cells that disagree with the table:\n{}",
+        wrong.join("\n")
+    );
+    // Logout ended every live session.
+    for a in actors.iter_mut() {
+        assert!(a.live.get("/").await.location.starts_with("/login"));
+    }
+
+    // The two listeners serve disjoint sets of paths.
+    for p in paths::ALL.iter().filter(|p| **p != "/") {
+        for m in ["GET", "POST"] {
+            let r = TestApp::client()
+                .request(m.parse().unwrap(), app.url(p))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404, "desk path {m} {p} answers on the intake");
+        }
+    }
+    let r = TestApp::client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 404, "the desk home answers on the intake");
+    for p in bisik::intake::paths::ALL {
+        for m in ["GET", "POST"] {
+            let r = TestApp::client()
+                .request(m.parse().unwrap(), app.desk_url(p))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404, "intake path {m} {p} answers on the desk");
+        }
+    }
+
+    // I2: nothing of the client's identity reached the desk's log.
+    let ua = crate::support::canary("UA");
+    let fwd = "203.0.113.77";
+    let mut br = Browser::new(&app);
+    let _ = br.get("/login").await;
+    let c = TestApp::client();
+    for path in ["/login", "/", "/accounts"] {
+        let _ = c
+            .get(app.desk_url(path))
+            .header("user-agent", &ua)
+            .header("x-forwarded-for", fwd)
+            .header("x-real-ip", fwd)
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = c
+        .post(app.desk_url("/login"))
+        .header("user-agent", &ua)
+        .header("x-forwarded-for", fwd)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=admin&password=salah&totp=1")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = app.logs();
+    assert!(
+        logs.contains("desk: a login failed"),
+        "the desk logs its events:\n{logs}"
+    );
+    assert!(!logs.contains(&ua), "the User-Agent reached the log");
+    assert!(!logs.contains(fwd), "a client address reached the log");
+}
