@@ -2,6 +2,7 @@
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
 mod audit;
+mod ceremony;
 mod integrity;
 mod keys;
 mod logging;

@@ -24,9 +24,11 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod certify;
 pub mod keys;
 pub mod login;
 pub mod pages;
+pub mod report_keys;
 pub mod session;
 pub mod text;
 pub mod totp;

@@ -22,5 +22,5 @@ pub async fn append(
     a: &Append<'_>,
 ) -> Result<Appended, StoreError> {
     let own = [st.secrets.signing.verifying_key()];
-    crate::items::chain::append(&st.store, id, k_r, a, &st.secrets.signing, &own).await
+    crate::items::chain::append(&st.store, id, k_r, a, &st.secrets.signing, &own[..]).await
 }

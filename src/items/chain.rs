@@ -23,17 +23,28 @@ use std::time::Duration;
 /// report, which only its own reporter (or staff) can cause.
 const ATTEMPTS: usize = 16;
 
-/// The key in `trusted` that a structure's signer field names.
-pub fn trusted_key<'a>(trusted: &'a [VerifyingKey], signer: &[u8; 32]) -> Option<&'a VerifyingKey> {
-    trusted.iter().find(|k| signer_fingerprint(k) == *signer)
+/// Who a verifier trusts to have signed a chain head.
+pub trait HeadTrust {
+    /// The key that may have signed `head` (canonical bytes, already decoded as `claimed`),
+    /// or `None` when its signer is not trusted for this head.
+    fn key_for(&self, claimed: &ChainHead, head: &[u8]) -> Option<VerifyingKey>;
 }
 
-/// The latest head of `id`'s chain, verified under one of the `trusted` keys: (count, last
+/// A fixed set of keys, each trusted for every head (the intake trusts only its own).
+impl HeadTrust for [VerifyingKey] {
+    fn key_for(&self, claimed: &ChainHead, _: &[u8]) -> Option<VerifyingKey> {
+        self.iter()
+            .find(|k| signer_fingerprint(k) == claimed.signer)
+            .copied()
+    }
+}
+
+/// The latest head of `id`'s chain, verified under a key `trusted` accepts for it: (count, last
 /// hash).
-async fn verified_head(
+async fn verified_head<T: HeadTrust + ?Sized>(
     store: &Store,
     id: ReportId,
-    trusted: &[VerifyingKey],
+    trusted: &T,
 ) -> Result<(i64, [u8; 32]), StoreError> {
     let tampered = |why: &str| {
         tracing::error!("a chain head does not verify ({why}): the database was altered");
@@ -44,10 +55,11 @@ async fn verified_head(
         .await?
         .ok_or_else(|| tampered("the report has none"))?;
     let claimed = ChainHead::decode(&row.head).map_err(|_| tampered("malformed"))?;
-    let key = trusted_key(trusted, &claimed.signer)
+    let key = trusted
+        .key_for(&claimed, &row.head)
         .ok_or_else(|| tampered("not signed by a trusted key"))?;
     let head =
-        ChainHead::verify(&row.head, &row.sig, key).map_err(|_| tampered("bad signature"))?;
+        ChainHead::verify(&row.head, &row.sig, &key).map_err(|_| tampered("bad signature"))?;
     if head.report_id != id.bytes() || head.count != row.count as u64 {
         return Err(tampered("it belongs to another report or count"));
     }
@@ -73,13 +85,13 @@ pub struct Append<'a> {
 /// Seals `a` under `key` as the next item of `id`'s chain, signs the new head with `signer` and
 /// stores both. The current head must verify under one of `trusted`. On a lost race the item is
 /// sealed again for the new position (its AAD binds the sequence number and the previous hash).
-pub async fn append(
+pub async fn append<T: HeadTrust + ?Sized>(
     store: &Store,
     id: ReportId,
     key: &SecretKey32,
     a: &Append<'_>,
     signer: &SigningKey,
-    trusted: &[VerifyingKey],
+    trusted: &T,
 ) -> Result<Appended, StoreError> {
     for attempt in 0..ATTEMPTS {
         let (count, prev) = verified_head(store, id, trusted).await?;
@@ -122,21 +134,21 @@ pub async fn append(
 /// each linked to the one before, as many as the head counts, the last one the head names, and
 /// the head signed by one of the `trusted` keys. Each failure is one sentence naming the
 /// problem.
-pub fn verify_chain(
+pub fn verify_chain<T: HeadTrust + ?Sized>(
     id: ReportId,
     items: &[ItemRow],
     head: Option<&HeadRow>,
-    trusted: &[VerifyingKey],
+    trusted: &T,
 ) -> Result<(), String> {
     let row = head.ok_or("the report has no signed chain head")?;
     let claimed = ChainHead::decode(&row.head).map_err(|_| "the chain head is malformed")?;
-    let key = trusted_key(trusted, &claimed.signer).ok_or_else(|| {
+    let key = trusted.key_for(&claimed, &row.head).ok_or_else(|| {
         format!(
             "the chain head is signed by key {}, which is neither the intake key nor a certified staff key, so the head is unauthenticated",
             fingerprint_display(&claimed.signer)
         )
     })?;
-    let head = ChainHead::verify(&row.head, &row.sig, key)
+    let head = ChainHead::verify(&row.head, &row.sig, &key)
         .map_err(|_| "the chain head signature does not verify under the key it names")?;
     if head.report_id != id.bytes() || head.count != row.count as u64 {
         return Err("the signed chain head belongs to another report or position".into());

@@ -14,6 +14,9 @@ mod audit;
 mod bad_input;
 /// A real headless Chromium (JavaScript on or off) for the page tests.
 mod browser;
+/// I5: `keys certify --user` and `keys grant` end to end, revocation without the offline key,
+/// and K_s made by a certified supervisor accepted while a planted one is refused (issue 6).
+mod certification;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,
