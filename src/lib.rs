@@ -14,15 +14,21 @@
 //! - [`store`]: all SQL, over SQLite or PostgreSQL; the desk's tables live apart.
 //! - [`keyfiles`]: the pinned public keys and the intake's own secrets in `keys/`.
 //! - [`web`]: security headers, the JSON error shape, body limits: shared by intake and desk.
+//! - [`items`]: the sealed item formats (tip, message, their AAD) and the hash chain over a
+//!   report's items (append with a signed head, verify against the latest head). They sit in a
+//!   room of their own, below intake and desk, because the intake seals them and the desk and
+//!   the CLI's recovery open them: neither has to import the intake to read a tip, so the intake
+//!   stays a leaf nothing depends on.
 //! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
 //! - [`desk`]: the case desk for staff: accounts, TOTP login, sessions that hold each person's
-//!   unlocked keys sealed under a key only their cookie carries. Beside `intake`, never imported
-//!   by it.
+//!   unlocked keys sealed under a key only their cookie carries; the signed audit log
+//!   ([`desk::audit`]). Beside `intake`, never imported by it.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
-//! `desk`; `crypto` imports none of `store`, `web`, `intake` or `vault`.
-//! `tests/integration/layering.rs` checks it.
+//! `desk`; only the desk and the CLI import `vault`; nothing but the CLI's serve commands
+//! imports `intake` (item formats come from `items`); `crypto` imports none of `store`, `web`,
+//! `intake` or `vault`. `tests/integration/layering.rs` checks it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -32,6 +38,7 @@ pub mod crypto;
 pub mod desk;
 pub mod domain;
 pub mod intake;
+pub mod items;
 pub mod keyfiles;
 pub mod store;
 pub mod vault;

@@ -271,6 +271,14 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON public.intake_state TO bisik_desk;
     END IF;
 
+    -- recipient_revocations (migration 0005): supervisors the desk removed without the offline
+    -- key. The intake reads them with every new tip and can neither add nor remove one; the desk
+    -- adds them, and a new certification ceremony removes one.
+    IF to_regclass('public.recipient_revocations') IS NOT NULL THEN
+        GRANT SELECT (recipient_fp) ON public.recipient_revocations TO bisik_intake;
+        GRANT SELECT, INSERT, DELETE ON public.recipient_revocations TO bisik_desk;
+    END IF;
+
     -- Schema desk: add and read on every table, audit_log included.
     FOR t IN
         SELECT tablename FROM pg_tables

@@ -9,7 +9,7 @@ use crate::crypto::primitives::{SecretKey32, fingerprint_display};
 use crate::crypto::recipients::{Recipient, RecipientList};
 use crate::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
 use crate::domain::{Direction, ItemKind, ReportId, day_string};
-use crate::intake::reports::{MessagePlain, TipPlain, item_aad};
+use crate::items::{MessagePlain, TipPlain, item_aad};
 use crate::keyfiles::{self, PublicKeys, names};
 use crate::store::Schema;
 use crate::vault::offline::{OfflineKeys, generate_passphrase};
@@ -28,7 +28,12 @@ pub enum KeysCommand {
     /// Sign a new recipient list with the organisation key: add a supervisor's X25519 key
     /// after comparing its fingerprint, remove one, or just renew the expiry.
     Certify {
-        /// Account name of the supervisor to add.
+        /// The supervisor's desk account: reads their keys from the desk database, shows the
+        /// fingerprint to compare with their screen, signs them onto the list, records the
+        /// certification in the audit log and grants them every existing report from escrow.
+        #[arg(long, conflicts_with_all = ["name", "x25519", "remove"])]
+        user: Option<String>,
+        /// Account name of the supervisor to add (a key made elsewhere).
         #[arg(long, requires_all = ["x25519", "fingerprint"])]
         name: Option<String>,
         /// The supervisor's X25519 public key (64 hex digits).
@@ -43,6 +48,22 @@ pub enum KeysCommand {
         /// Days until the new list expires.
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=730))]
         valid_days: u64,
+        /// Read the passphrase from this file instead of stdin.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Wrap existing reports (K_r, and a K_s the audit log vouches for) from escrow to a
+    /// certified staff member: onboarding and recovery.
+    Grant {
+        /// The staff member's desk account; their key must be certified.
+        #[arg(long)]
+        user: String,
+        /// One report (UUID).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        report: Option<String>,
+        /// Every report.
+        #[arg(long)]
+        all: bool,
         /// Read the passphrase from this file instead of stdin.
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
@@ -75,6 +96,38 @@ pub async fn run(cfg: &Config, cmd: KeysCommand) -> Result<(), Failure> {
             init_keys(cfg)
         }
         KeysCommand::Certify {
+            user: Some(user),
+            fingerprint,
+            valid_days,
+            passphrase_file,
+            ..
+        } => {
+            super::ceremony::certify_user(
+                cfg,
+                &user,
+                fingerprint.as_deref(),
+                valid_days,
+                passphrase_file.as_deref(),
+            )
+            .await
+        }
+        KeysCommand::Grant {
+            user,
+            report,
+            all,
+            passphrase_file,
+        } => {
+            super::ceremony::grant(
+                cfg,
+                &user,
+                report.as_deref(),
+                all,
+                passphrase_file.as_deref(),
+            )
+            .await
+        }
+        KeysCommand::Certify {
+            user: None,
             name,
             x25519,
             fingerprint,
@@ -161,7 +214,7 @@ pub fn init_keys(cfg: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
-fn unseal(
+pub(super) fn unseal(
     cfg: &Config,
     passphrase_file: Option<&std::path::Path>,
 ) -> Result<(PublicKeys, OfflineKeys), Failure> {
@@ -204,20 +257,7 @@ fn certify(
                 .map_err(|_| failure(1, "--x25519 must be 64 hexadecimal digits"))?;
             let rk = RecipientKey::from_bytes(&raw)
                 .map_err(|_| failure(1, "--x25519 is not a valid X25519 public key"))?;
-            let shown = fingerprint_display(&rk.fingerprint());
-            let typed: String = fp
-                .chars()
-                .filter(|c| c.is_ascii_hexdigit())
-                .collect::<String>()
-                .to_lowercase();
-            if typed != shown.replace(' ', "") {
-                return Err(failure(
-                    1,
-                    // The right value is deliberately not printed: pasting it back would skip the
-                    // comparison with the supervisor's own screen.
-                    "fingerprint mismatch: the key given does not have the fingerprint you typed; compare again with the supervisor's own screen, and do not certify this key until they match",
-                ));
-            }
+            check_typed_fingerprint(&fp, &fingerprint_display(&rk.fingerprint()))?;
             Some(Recipient {
                 name,
                 role: "supervisor".into(),
@@ -228,6 +268,52 @@ fn certify(
         _ => None,
     };
     let (public, keys) = unseal(cfg, passphrase_file)?;
+    let signed = resign(
+        cfg,
+        &public,
+        &keys,
+        new_entry,
+        remove.as_deref(),
+        &[],
+        valid_days,
+    )?;
+    println!(
+        "Recipient list epoch {} signed: {} recipient(s), valid for {valid_days} days.",
+        signed.list.epoch,
+        signed.list.recipients.len()
+    );
+    Ok(())
+}
+
+/// The fingerprint typed from the staff member's own screen must be `shown`. The right value
+/// is deliberately not printed on a mismatch: pasting it back would skip the comparison.
+pub(super) fn check_typed_fingerprint(typed: &str, shown: &str) -> Result<(), Failure> {
+    let typed: String = typed
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect::<String>()
+        .to_lowercase();
+    if typed != shown.replace(' ', "") {
+        return Err(failure(
+            1,
+            "fingerprint mismatch: the key given does not have the fingerprint you typed; compare again with the supervisor's own screen, and do not certify this key until they match",
+        ));
+    }
+    Ok(())
+}
+
+/// Signs and writes a new recipient list: the current one (verified under the pinned
+/// organisation key), without `remove` and without the keys whose fingerprints (hex) are in
+/// `revoked`, with `new_entry` added or replacing that name's entry.
+pub(super) fn resign(
+    cfg: &Config,
+    public: &PublicKeys,
+    keys: &OfflineKeys,
+    new_entry: Option<Recipient>,
+    remove: Option<&str>,
+    revoked: &[String],
+    valid_days: u64,
+) -> Result<crate::crypto::recipients::SignedRecipientList, Failure> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     let (prev_epoch, mut recipients) = match keyfiles::read_recipients(&cfg.keys_dir)? {
         Some(l) => {
@@ -238,9 +324,9 @@ fn certify(
         }
         None => (0, Vec::new()),
     };
-    if let Some(r) = &remove {
+    if let Some(r) = remove {
         let before = recipients.len();
-        recipients.retain(|x| &x.name != r);
+        recipients.retain(|x| x.name != r);
         if recipients.len() == before {
             return Err(failure(1, format!("{r} is not on the recipient list")));
         }
@@ -267,26 +353,28 @@ fn certify(
         recipients.retain(|x| x.name != e.name);
         recipients.push(e);
     }
+    recipients.retain(|x| {
+        let fp = hex::decode(&x.x25519)
+            .ok()
+            .and_then(|b| RecipientKey::from_bytes(&b).ok())
+            .map(|k| hex::encode(k.fingerprint()));
+        !fp.is_some_and(|fp| revoked.contains(&fp))
+    });
     // Unix seconds as epoch keep epochs increasing even if an old file is lost.
-    let list = RecipientList {
+    let signed = RecipientList {
         epoch: (prev_epoch + 1).max(now),
         issued_at: now,
         expires_at: now + valid_days * 86_400,
         recipients,
-    };
-    let signed = list.sign(&keys.org_signing);
+    }
+    .sign(&keys.org_signing);
     let text = serde_json::to_string_pretty(&signed).expect("serialisable") + "\n";
     keyfiles::write_replace(
         &cfg.keys_dir.join(names::RECIPIENTS),
         text.as_bytes(),
         0o644,
     )?;
-    println!(
-        "Recipient list epoch {} signed: {} recipient(s), valid for {valid_days} days.",
-        signed.list.epoch,
-        signed.list.recipients.len()
-    );
-    Ok(())
+    Ok(signed)
 }
 
 async fn recover(
@@ -350,28 +438,40 @@ async fn recover(
             "the reporter key differs from the one committed in the signed header",
         ));
     }
-    // K_s exists only once the desk has created it for staff-only items, and until staff keys
-    // exist nothing can vouch for one.
-    super::integrity::check_staff_key(&wraps, &store.key_statements(id).await?, &public.intake)
-        .map_err(|why| integrity(&why))?;
-    let has_k_s = wraps
-        .iter()
-        .any(|w| w.recipient_fp == fp_hex && w.purpose == Purpose::StaffKey.code());
-    let k_s = if has_k_s {
-        Some(find(Purpose::StaffKey)?)
-    } else {
-        None
-    };
-    let items = store.items(id).await?;
-    // The items are exactly the chain the latest intake-signed head ends, and item 0 is the tip
-    // the header names: a deleted, reordered, planted or swapped item is tampering.
-    super::integrity::check_chain(
+    // K_s exists only once the desk has created it for staff-only items; it and any head signed
+    // by a staff key are accepted only when the verified audit log records a certified key
+    // creating them (src/desk/report_keys.rs).
+    let (certified, audit_note) = super::integrity::certified_by_audit(cfg).await;
+    let with_note = |why: String| integrity(&format!("{why}{audit_note}"));
+    let commitment = crate::desk::report_keys::vouched_staff_key(
         id,
-        &items,
-        store.latest_head(id).await?.as_ref(),
+        &wraps,
+        &store.key_statements(id).await?,
+        &certified,
         &public.intake,
     )
-    .map_err(|why| integrity(&why))?;
+    .map_err(with_note)?;
+    let k_s = match commitment {
+        Some(c) => {
+            let k = find(Purpose::StaffKey)?;
+            if key_commitment(&id.bytes(), &k) != c {
+                return Err(integrity(
+                    "the staff key (K_s) differs from the one its signed statement commits to",
+                ));
+            }
+            Some(k)
+        }
+        None => None,
+    };
+    let items = store.items(id).await?;
+    // The items are exactly the chain the latest signed head ends, and item 0 is the tip the
+    // header names: a deleted, reordered, planted or swapped item is tampering.
+    let trusted = crate::desk::report_keys::StaffHeads {
+        intake: public.intake,
+        certified: &certified,
+    };
+    crate::items::chain::verify_chain(id, &items, store.latest_head(id).await?.as_ref(), &trusted)
+        .map_err(with_note)?;
     if items
         .first()
         .is_none_or(|t| t.kind != ItemKind::Tip || t.id.bytes() != header.tip_item)

@@ -1,6 +1,8 @@
 //! The `bisik` command line (clap derive). Errors become exit codes in one place, [`main`]:
 //! 0 success, 1 failure, 2 usage, 3 an integrity check failed (tampering), 78 bad configuration.
 
+mod audit;
+mod ceremony;
 mod integrity;
 mod keys;
 mod logging;
@@ -57,6 +59,9 @@ pub enum Command {
     /// Maintenance of the stored data (reshuffle).
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// The signed audit log: checkpoint and verify.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -175,6 +180,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Keys(k) => keys::run(&cfg, k).await,
             Command::Reports(r) => reports::run(&cfg, r).await,
             Command::Maintenance(m) => maintenance::run(&cfg, m).await,
+            Command::Audit(a) => audit::run(&cfg, a).await,
         }
     })
 }

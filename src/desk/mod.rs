@@ -23,9 +23,12 @@
 //! nothing here reads either header.
 
 pub mod accounts;
+pub mod audit;
+pub mod certify;
 pub mod keys;
 pub mod login;
 pub mod pages;
+pub mod report_keys;
 pub mod session;
 pub mod text;
 pub mod totp;

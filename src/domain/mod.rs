@@ -70,6 +70,33 @@ impl fmt::Display for ItemId {
     }
 }
 
+/// A staff account id (`staff.id`): a random UUIDv4, so ids say nothing about who joined when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StaffId(uuid::Uuid);
+
+impl StaffId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        StaffId(uuid::Uuid::new_v4())
+    }
+    /// Parses the hyphenated text form.
+    pub fn parse(s: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(s).ok().map(StaffId)
+    }
+}
+
+impl Default for StaffId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for StaffId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 /// Internal status of a report, as staff see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

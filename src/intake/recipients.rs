@@ -2,7 +2,8 @@
 //! organisation key, its expiry and the highest epoch accepted before (kept in the database, a
 //! different trust domain from keys/). A list that fails any check is refused with a loud log
 //! line, and new reports are then wrapped to the escrow key only: the tip is still taken and
-//! still recoverable, but nobody uncertified receives it (I5).
+//! still recoverable, but nobody uncertified receives it (I5). Keys the desk has revoked since
+//! the list was signed (a supervisor reset or disabled) are left out at once.
 
 use crate::crypto::primitives::sha256;
 use crate::crypto::recipients::SignedRecipientList;
@@ -58,8 +59,31 @@ impl Recipients {
         }
     }
 
-    /// The recipients in force now. Re-reads the file when it changed.
+    /// The recipients in force now: the accepted list minus every key the desk has revoked
+    /// since (read from the database on every call, so a disabled or reset supervisor gets no
+    /// wrap of the very next tip). Re-reads the file when it changed.
     pub async fn current(&self, store: &Store) -> Current {
+        let mut c = self.listed(store).await;
+        if c.keys.is_empty() {
+            return c;
+        }
+        match store.revoked_recipients().await {
+            Ok(revoked) => c
+                .keys
+                .retain(|k| !revoked.contains(&hex::encode(k.fingerprint()))),
+            Err(e) => {
+                // Fail closed: a tip wrapped to escrow only is still taken and recoverable.
+                tracing::error!(
+                    "cannot read recipient revocations ({e}); this report is wrapped to the escrow key only"
+                );
+                c.keys.clear();
+            }
+        }
+        c
+    }
+
+    /// The recipients of the accepted list, before revocations.
+    async fn listed(&self, store: &Store) -> Current {
         let path = self.dir.join(keyfiles::names::RECIPIENTS);
         // Compare contents, not timestamps: a replayed old file may carry any mtime.
         let stamp = std::fs::read(&path).ok().map(|b| sha256(&[&b]));

@@ -4,69 +4,19 @@
 use super::IntakeState;
 use super::chain::{self, Append};
 use crate::crypto::chain::{ChainHead, GENESIS, idempotency_tag, item_hash};
-use crate::crypto::envelope::{self, ItemAad};
+use crate::crypto::envelope;
 use crate::crypto::header::{ReportHeader, key_commitment};
 use crate::crypto::kdf::CodeSecrets;
 use crate::crypto::primitives::SecretKey32;
 use crate::crypto::wrap::{Purpose, wrap_to};
 use crate::domain::{Direction, ItemId, ItemKind, ReportId, ReporterStatus, day_string, today};
 use crate::store::{Appended, NewItem, NewReport, Quota, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use zeroize::Zeroizing;
 
-/// The tip as sealed under K_r. Only the day is kept, never the time: the fewer timestamps,
-/// the less there is to correlate with network logs.
-#[derive(Serialize, Deserialize)]
-pub struct TipPlain {
-    /// Format version.
-    pub v: u8,
-    /// Category id.
-    pub category: String,
-    /// Area id (sealed: where a tip comes from can identify the reporter).
-    pub area: Option<String>,
-    /// What happened.
-    pub description: String,
-    /// Where.
-    pub location: Option<String>,
-    /// When.
-    pub when: Option<String>,
-    /// Who.
-    pub people: Option<String>,
-    /// Vehicles.
-    pub vehicles: Option<String>,
-    /// Received day.
-    pub day: String,
-}
-
-/// A conversation message as sealed under K_r.
-#[derive(Serialize, Deserialize)]
-pub struct MessagePlain {
-    /// Format version.
-    pub v: u8,
-    /// Text.
-    pub body: String,
-    /// Day written.
-    pub day: String,
-}
-
-/// The AAD of an item; `prev` is the previous item's hash ([`GENESIS`] for the tip).
-pub fn item_aad(
-    report: ReportId,
-    item: ItemId,
-    kind: ItemKind,
-    direction: Direction,
-    seq: i64,
-    prev: [u8; 32],
-) -> ItemAad {
-    ItemAad {
-        report_id: report.bytes(),
-        kind: kind as u8,
-        item_id: item.bytes(),
-        direction: direction as u8,
-        seq: seq as u64,
-        prev,
-    }
-}
+// The formats live in `items`, which the desk and the CLI read without importing the intake;
+// re-exported for the intake's own modules.
+pub use crate::items::{MessagePlain, TipPlain, item_aad};
 
 /// Seals and stores a new report; returns once it is durably committed.
 pub async fn create(

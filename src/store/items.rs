@@ -95,7 +95,7 @@ const ITEM_COLUMNS: &str = "id, seq, kind, direction, sealed, prev, day";
 /// Whether an error means another writer got there first: a unique violation (PostgreSQL, or
 /// SQLite inside one snapshot), or SQLite refusing to upgrade a stale read snapshot to a write
 /// (SQLITE_BUSY and its extended codes, SQLITE_LOCKED).
-fn is_conflict(e: &sqlx::Error) -> bool {
+pub(super) fn is_conflict(e: &sqlx::Error) -> bool {
     let sqlx::Error::Database(d) = e else {
         return false;
     };

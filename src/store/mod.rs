@@ -6,6 +6,7 @@
 //! staff key material and the audit log, which lives where the intake cannot read it: its own
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
+mod audit;
 mod committer;
 mod desk;
 mod followup;
@@ -15,6 +16,7 @@ mod reports;
 mod reshuffle;
 mod schema_check;
 
+pub use audit::AuditRow;
 pub use committer::Committer;
 pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};

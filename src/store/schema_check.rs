@@ -6,9 +6,15 @@
 
 use super::{Backend, Store, StoreError};
 
-/// Views and triggers the migrations create, as `(type, name)`. None today; a migration that
-/// adds one must name it here, or every start refuses the database.
-pub const MIGRATION_SCHEMA_OBJECTS: &[(&str, &str)] = &[];
+/// Views and triggers the migrations create, as `(type, name, table)`: a migration that adds
+/// one must name it here, or every start refuses the database. Desk migration 0005 makes the
+/// audit log append-only with two triggers that only refuse (they call no function). The table
+/// is part of the match, so the same name on a table of the reports database (which has no
+/// audit_log) is still refused.
+pub const MIGRATION_SCHEMA_OBJECTS: &[(&str, &str, &str)] = &[
+    ("trigger", "audit_log_no_delete", "audit_log"),
+    ("trigger", "audit_log_no_update", "audit_log"),
+];
 
 impl Store {
     /// Views and triggers in this SQLite database that no migration created, as "view NAME" /
@@ -17,19 +23,19 @@ impl Store {
         if self.backend != Backend::Sqlite {
             return Ok(Vec::new());
         }
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') ORDER BY type, name",
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('view', 'trigger') ORDER BY type, name",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .filter(|(t, n)| {
+            .filter(|(t, n, tbl)| {
                 !MIGRATION_SCHEMA_OBJECTS
                     .iter()
-                    .any(|(mt, mn)| mt == t && mn == n)
+                    .any(|(mt, mn, mtbl)| mt == t && mn == n && mtbl == tbl)
             })
-            .map(|(t, n)| format!("{t} {n}"))
+            .map(|(t, n, _)| format!("{t} {n}"))
             .collect())
     }
 }

@@ -6,7 +6,7 @@ use bisik::crypto::header::key_commitment;
 use bisik::crypto::primitives::SecretKey32;
 use bisik::crypto::wrap::{Purpose, wrap_to};
 use bisik::domain::{Direction, ItemId, ItemKind, ReportId};
-use bisik::intake::reports::item_aad;
+use bisik::items::item_aad;
 use bisik::store::Store;
 use bisik::vault::offline::OfflineKeys;
 use bisik::vault::unwrap::unwrap;

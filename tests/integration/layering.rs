@@ -76,7 +76,14 @@ fn intake_never_imports_vault_desk_or_cli() {
         );
     }
     // The modules the intake does import do not reach the vault either.
-    for m in ["web", "store", "domain", "keyfiles.rs", "config.rs"] {
+    for m in [
+        "web",
+        "store",
+        "domain",
+        "items",
+        "keyfiles.rs",
+        "config.rs",
+    ] {
         let p = root.join(m);
         let files = if p.is_dir() {
             sources(&p)
@@ -88,6 +95,73 @@ fn intake_never_imports_vault_desk_or_cli() {
         };
         for (path, src) in files {
             assert!(!uses(&src, "vault"), "{path} imports crate::vault");
+        }
+    }
+}
+
+/// Every `.rs` file under `src`, with its path relative to `src`.
+fn all_sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    sources(&root)
+        .into_iter()
+        .map(|(p, s)| {
+            let rel = Path::new(&p)
+                .strip_prefix(&root)
+                .unwrap()
+                .display()
+                .to_string();
+            (rel, s)
+        })
+        .collect()
+}
+
+/// Issue 6: the desk and the CLI are the only rooms besides the vault itself that reach
+/// key-unlocking code. Everything else (intake, store, web, items, domain, keyfiles, config,
+/// crypto) works with public keys and sealed bytes only.
+#[test]
+fn only_the_desk_and_the_cli_import_the_vault() {
+    let files = all_sources();
+    assert!(files.len() >= 20);
+    for (path, src) in files {
+        let allowed = ["desk/", "cli/", "vault/"]
+            .iter()
+            .any(|room| path.starts_with(room));
+        if !allowed {
+            assert!(!uses(&src, "vault"), "src/{path} imports crate::vault");
+        }
+    }
+}
+
+/// Issue 6: the sealed item formats live in `items`, so the desk never imports the intake, and
+/// the CLI imports it only to run it (`bisik serve`, `bisik intake` in src/cli/mod.rs), never
+/// for a format. The item room itself sits below both.
+#[test]
+fn item_formats_come_from_items_never_from_the_intake() {
+    for (path, src) in all_sources() {
+        if path.starts_with("desk/") || (path.starts_with("cli/") && path != "cli/mod.rs") {
+            assert!(!uses(&src, "intake"), "src/{path} imports crate::intake");
+        }
+        if path == "cli/mod.rs" {
+            let code: String = src
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(" ");
+            for (at, _) in code.match_indices("crate::intake::") {
+                let rest = &code[at + "crate::intake::".len()..];
+                assert!(
+                    ["IntakeState", "run(", "start("]
+                        .iter()
+                        .any(|ok| rest.starts_with(ok)),
+                    "src/cli/mod.rs uses the intake for more than running it: {}",
+                    &rest[..rest.len().min(40)]
+                );
+            }
+        }
+        if path.starts_with("items/") {
+            for above in ["intake", "desk", "vault", "cli", "web"] {
+                assert!(!uses(&src, above), "src/{path} imports crate::{above}");
+            }
         }
     }
 }

@@ -7,12 +7,18 @@ mod support;
 mod api_surface;
 /// I1: no plaintext at rest, in files, WAL, logs or a pg_dump.
 mod at_rest;
+/// I6: the signed audit log; `audit verify` names edited, deleted and reordered entries and
+/// checks the chain against the logbook's checkpoints (issue 6).
+mod audit;
 /// Bad input gets a clear 4xx and stores nothing.
 mod bad_input;
 /// A real headless Chromium (JavaScript on or off) for the page tests.
 mod browser;
 /// The reporter pages in Chromium: the flow with JavaScript off, screenshots, axe-core.
 mod browser_intake;
+/// I5: `keys certify --user` and `keys grant` end to end, revocation without the offline key,
+/// and K_s made by a certified supervisor accepted while a planted one is refused (issue 6).
+mod certification;
 /// The CLI: configuration errors, key ceremonies, process hardening.
 mod cli;
 /// Conversation integrity (hash chain, signed heads, no unvouched K_s) and growth (quota,

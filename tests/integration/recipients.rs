@@ -204,8 +204,7 @@ async fn only_certified_keys_receive_wraps(b: Backend) {
     )
     .expect("supervisor opens K_r");
     let tip = store.items(id).await.unwrap().remove(0);
-    let aad =
-        bisik::intake::reports::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev);
+    let aad = bisik::items::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev);
     let plain = envelope::open(&k_r, &aad, &tip.sealed).unwrap();
     assert!(String::from_utf8_lossy(&plain).contains("untuk koordinator"));
     // The signed header names the supervisor.
@@ -372,14 +371,7 @@ async fn reporter_code_opens_k_r_never_k_s(b: Backend) {
         .into_iter()
         .find(|i| i.direction == Direction::StaffOnly)
         .unwrap();
-    let aad = bisik::intake::reports::item_aad(
-        id,
-        note.id,
-        note.kind,
-        note.direction,
-        note.seq,
-        note.prev,
-    );
+    let aad = bisik::items::item_aad(id, note.id, note.kind, note.direction, note.seq, note.prev);
     assert!(envelope::open(&k_s, &aad, &note.sealed).is_ok());
     assert!(
         envelope::open(&k_r, &aad, &note.sealed).is_err(),

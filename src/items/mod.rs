@@ -1,0 +1,71 @@
+//! The sealed item formats both sides of the wall use: what a tip and a message look like inside
+//! their envelope ([`TipPlain`], [`MessagePlain`]), the AAD that binds an item to its report,
+//! position and direction ([`item_aad`]), and the hash chain over a report's items
+//! ([`chain`]: appending with a signed head, and verifying a chain against its latest head).
+//!
+//! The intake seals these and the desk (and the CLI's offline recovery) opens them. They live in
+//! a room of their own, below both, so that neither the desk nor the CLI has to import the
+//! intake to read a tip: the intake stays a leaf that nothing else depends on, which is what
+//! makes "the intake cannot reach key-unlocking code" (I3) checkable from the module tree
+//! (tests/integration/layering.rs). This room imports `crypto`, `domain` and `store` only.
+
+pub mod chain;
+
+use crate::crypto::envelope::ItemAad;
+use crate::domain::{Direction, ItemId, ItemKind, ReportId};
+use serde::{Deserialize, Serialize};
+
+/// The tip as sealed under K_r. Only the day is kept, never the time: the fewer timestamps,
+/// the less there is to correlate with network logs.
+#[derive(Serialize, Deserialize)]
+pub struct TipPlain {
+    /// Format version.
+    pub v: u8,
+    /// Category id.
+    pub category: String,
+    /// Area id (sealed: where a tip comes from can identify the reporter).
+    pub area: Option<String>,
+    /// What happened.
+    pub description: String,
+    /// Where.
+    pub location: Option<String>,
+    /// When.
+    pub when: Option<String>,
+    /// Who.
+    pub people: Option<String>,
+    /// Vehicles.
+    pub vehicles: Option<String>,
+    /// Received day.
+    pub day: String,
+}
+
+/// A conversation message as sealed under K_r.
+#[derive(Serialize, Deserialize)]
+pub struct MessagePlain {
+    /// Format version.
+    pub v: u8,
+    /// Text.
+    pub body: String,
+    /// Day written.
+    pub day: String,
+}
+
+/// The AAD of an item; `prev` is the previous item's hash
+/// ([`crate::crypto::chain::GENESIS`] for the tip).
+pub fn item_aad(
+    report: ReportId,
+    item: ItemId,
+    kind: ItemKind,
+    direction: Direction,
+    seq: i64,
+    prev: [u8; 32],
+) -> ItemAad {
+    ItemAad {
+        report_id: report.bytes(),
+        kind: kind as u8,
+        item_id: item.bytes(),
+        direction: direction as u8,
+        seq: seq as u64,
+        prev,
+    }
+}

@@ -1,0 +1,215 @@
+//! The desk's accountability tables (issue 6): the append-only audit log (I6), the archive of
+//! every signed recipient list the desk has seen, and, in the reports database, the revocations the intake
+//! reads so that a removed supervisor stops receiving new tips at once (I5). Staff accounts and
+//! their keys are in src/store/desk.rs.
+//!
+//! The audit log is insert-only here: there is no UPDATE or DELETE on it anywhere in the code,
+//! the desk's PostgreSQL role has neither (deploy/postgres/roles.sql), and on SQLite two
+//! triggers refuse both (migration 0005). Whoever bypasses all that is caught by
+//! `bisik audit verify`, not by this file.
+
+use super::items::is_conflict;
+use super::{Store, StoreError};
+
+/// A stored audit entry.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Canonical entry bytes (src/desk/audit.rs).
+    pub entry: Vec<u8>,
+    /// Hash of the entry before it, as stored beside the entry.
+    pub prev_hash: Vec<u8>,
+    /// Hash of this entry, as stored.
+    pub entry_hash: Vec<u8>,
+    /// Signature over `entry`.
+    pub signature: Vec<u8>,
+}
+
+impl Store {
+    /// The last entry's (seq, hash), `None` for an empty log.
+    pub async fn audit_head(&self) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Inserts entry `row.seq`. `Ok(false)` when another writer took that number first: the
+    /// caller re-reads the head and signs again, so the chain never forks.
+    pub async fn audit_insert(&self, row: &AuditRow) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO audit_log (seq, entry, prev_hash, entry_hash, signature) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(row.seq)
+        .bind(&row.entry)
+        .bind(&row.prev_hash)
+        .bind(&row.entry_hash)
+        .bind(&row.signature)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Entries with `seq > after`, in the order of the `seq` column (which `audit verify`
+    /// checks against the sequence number signed inside each entry).
+    pub async fn audit_rows_after(&self, after: i64) -> Result<Vec<AuditRow>, StoreError> {
+        type Raw = (i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+        let rows: Vec<Raw> = sqlx::query_as(
+            "SELECT seq, entry, prev_hash, entry_hash, signature FROM audit_log \
+             WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, entry, prev_hash, entry_hash, signature)| AuditRow {
+                seq,
+                entry,
+                prev_hash,
+                entry_hash,
+                signature,
+            })
+            .collect())
+    }
+
+    /// Archives a signed recipient list (its JSON file form) under its epoch; a list already
+    /// archived under that epoch is kept as it was first seen.
+    pub async fn archive_recipient_list(&self, epoch: u64, json: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recipient_lists (epoch, list) VALUES ($1, $2) ON CONFLICT (epoch) DO NOTHING",
+        )
+        .bind(epoch as i64)
+        .bind(json)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The archived list of `epoch`, as first seen.
+    pub async fn archived_recipient_list(&self, epoch: u64) -> Result<Option<String>, StoreError> {
+        let r: Option<(String,)> =
+            sqlx::query_as("SELECT list FROM recipient_lists WHERE epoch = $1")
+                .bind(epoch as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(r.map(|(l,)| l))
+    }
+
+    /// Reports database: records that the X25519 key with fingerprint `fp_hex` receives no
+    /// wrap of new reports, whatever the signed list says.
+    pub async fn revoke_recipient(&self, fp_hex: &str, day: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recipient_revocations (recipient_fp, day) VALUES ($1, $2) \
+             ON CONFLICT (recipient_fp) DO NOTHING",
+        )
+        .bind(fp_hex)
+        .bind(day)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reports database: lifts a revocation (a new certification ceremony for that key).
+    pub async fn unrevoke_recipient(&self, fp_hex: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM recipient_revocations WHERE recipient_fp = $1")
+            .bind(fp_hex)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reports database: fingerprints (hex) of every revoked recipient key.
+    pub async fn revoked_recipients(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT recipient_fp FROM recipient_revocations")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(f,)| f).collect())
+    }
+
+    /// Reports database: every report id (the grant ceremony's `--all`).
+    pub async fn report_ids(&self) -> Result<Vec<crate::domain::ReportId>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM reports ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id,)| {
+                crate::domain::ReportId::parse(&id)
+                    .ok_or_else(|| StoreError::Corrupt("reports.id".into()))
+            })
+            .collect()
+    }
+
+    /// Reports database: adds a wrap of a report key; an existing wrap for the same recipient
+    /// and purpose is kept (granting twice changes nothing).
+    pub async fn add_wrap(
+        &self,
+        id: crate::domain::ReportId,
+        recipient_fp: &str,
+        purpose: i16,
+        wrapped: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (report_id, recipient_fp, purpose) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(recipient_fp)
+        .bind(purpose)
+        .bind(wrapped)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reports database: stores a new report key K_s in one transaction: its wraps and the
+    /// signed statement vouching for it. `Ok(false)` when the report already has one (another
+    /// staff member created it first): nothing is stored and the caller uses theirs.
+    pub async fn insert_report_key(
+        &self,
+        id: crate::domain::ReportId,
+        purpose: i16,
+        wraps: &[super::Wrap],
+        statement: &[u8],
+        sig: &[u8],
+    ) -> Result<bool, StoreError> {
+        let rid = id.to_string();
+        let r: Result<(), sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO report_key_statements (report_id, purpose, statement, sig) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&rid)
+            .bind(purpose)
+            .bind(statement)
+            .bind(sig)
+            .execute(&mut *tx)
+            .await?;
+            for (fp, p, wrapped) in wraps {
+                sqlx::query(
+                    "INSERT INTO report_wraps (report_id, recipient_fp, purpose, wrapped) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&rid)
+                .bind(fp)
+                .bind(*p)
+                .bind(wrapped)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
