@@ -1240,7 +1240,7 @@ async fn references_and_stock_server(
     let url = fresh_url(pg, "stock").await?;
     let mut s1 = Server::start(&s.tmp, url.as_deref(), pool, STOCK, 32)?;
     let rss_boot = s1.rss_kib();
-    let fill = s1.wait_stock(&c, STOCK, Duration::from_secs(300)).await?;
+    let fill = s1.wait_stock(c, STOCK, Duration::from_secs(300)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rss_idle, hwm_fill) = s1.rss().unwrap_or_default();
     eprintln!(
@@ -1258,7 +1258,7 @@ async fn references_and_stock_server(
         verdict(rss_idle < IDLE_RSS_TARGET_KIB),
     );
 
-    let before = s1.metrics(&c).await?;
+    let before = s1.metrics(c).await?;
     let base = s1.intake.clone();
     let cc = c.clone();
     let cpu = CpuMeter::start(s1.pid());
@@ -1272,7 +1272,7 @@ async fn references_and_stock_server(
     )
     .await;
     let cpu = cpu.stop(t.ok());
-    let after = s1.metrics(&c).await?;
+    let after = s1.metrics(c).await?;
     let misses = after
         .get("bisik_stock_misses_total")
         .copied()
@@ -1314,7 +1314,7 @@ async fn references_and_stock_server(
     }
 
     // Let the stock refill, then measure idle memory again: growth here would be a leak.
-    let refill = s1.wait_stock(&c, STOCK, Duration::from_secs(300)).await?;
+    let refill = s1.wait_stock(c, STOCK, Duration::from_secs(300)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rss_idle2, _) = s1.rss().unwrap_or_default();
     rep.add(
@@ -1354,7 +1354,7 @@ async fn references_and_stock_server(
     );
     let mut codes = codes;
     codes.append(&mut t1.codes);
-    s1.wait_stock(&c, STOCK, Duration::from_secs(300)).await?;
+    s1.wait_stock(c, STOCK, Duration::from_secs(300)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle3 = s1.rss_kib();
     rep.add(
@@ -1366,7 +1366,7 @@ async fn references_and_stock_server(
     );
 
     // Follow-ups with valid codes at 2 × share.
-    followups(s, refs, rep, name, &s1, &c, &codes, pool).await?;
+    followups(s, refs, rep, name, &s1, c, &codes, pool).await?;
     finish(rep, name, "stock server", &mut s1);
     drop(s1);
     Ok(())
