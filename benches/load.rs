@@ -19,7 +19,7 @@
 //! (`postgres://postgres@127.0.0.1:5432/test`; a database is created next to it per server and
 //! dropped afterwards), `BISIK_BENCH_SECONDS` (20; the flood runs three quarters of it),
 //! `BISIK_BENCH_POOL` (Argon2 pool size; default = CPUs, at least 2, as the server's default),
-//! `BISIK_BENCH_ONLY=flood` (only the no-stock server: submissions past the stock, then the flood),
+//! `BISIK_BENCH_ONLY` (a comma list of `stock`, `flood`, `pool3`, `pages`, `desk`: only those parts),
 //! `BISIK_BENCH_TMPDIR` (server directories and SQLite files; default `CARGO_TARGET_TMPDIR`).
 //!
 //! The exit code is 1 when a backend's run was aborted by an error, 0 otherwise: a missed
@@ -139,9 +139,18 @@ struct Settings {
     secs: f64,
     pool: usize,
     tmp: PathBuf,
-    /// `BISIK_BENCH_ONLY=flood`: only the no-stock server (submissions past the stock, then
-    /// the flood with its reporter), for a re-run of that row when the machine is quiet.
-    flood_only: bool,
+    /// `BISIK_BENCH_ONLY=flood,pages,...`: only the named parts (`stock`, `flood`, `pool3`,
+    /// `pages`, `desk`), for a re-run of some rows when the machine is quiet. Unset: all.
+    only: Option<Vec<String>>,
+}
+
+impl Settings {
+    /// Whether the part named `part` runs (see `only`).
+    fn runs(&self, part: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|p| p == part))
+    }
 }
 
 fn settings() -> Settings {
@@ -174,7 +183,9 @@ fn settings() -> Settings {
         secs,
         pool,
         tmp,
-        flood_only: std::env::var("BISIK_BENCH_ONLY").is_ok_and(|v| v == "flood"),
+        only: std::env::var("BISIK_BENCH_ONLY")
+            .ok()
+            .map(|v| v.split(',').map(|p| p.trim().to_lowercase()).collect()),
     }
 }
 
@@ -1065,6 +1076,7 @@ async fn run() -> i32 {
 
     // Desk logins (benches/load/desk.rs); BISIK_BENCH_DESK=0 leaves them out.
     if std::env::var("BISIK_BENCH_DESK").as_deref() != Ok("0")
+        && s.runs("desk")
         && let Err(e) = desk::run(&mut rep, &s.tmp, s.secs).await
     {
         aborted = true;
@@ -1103,12 +1115,57 @@ async fn backend(
     eprintln!("\n== {name} ==");
     let pool = refs.pool;
     let c = client(64);
-    if !s.flood_only {
+    if s.runs("stock") {
         references_and_stock_server(s, refs, rep, name, &mut pg, &c).await?;
     }
 
+    if s.runs("flood") {
+        no_stock_server_and_flood(s, refs, rep, name, &mut pg, &c).await?;
+    }
+
+    // --- Server 3: pool 3 (follow-up share 3), to show how follow-ups scale with the share.
+    if pool == 2 && s.runs("pool3") {
+        let url = fresh_url(&mut pg, "pool3").await?;
+        let mut s3 = Server::start(&s.tmp, url.as_deref(), 3, 0, 32)?;
+        let base = s3.intake.clone();
+        let cc = c.clone();
+        let mut t = drive(
+            SUBMIT_CONCURRENCY,
+            40,
+            60.0,
+            201,
+            Duration::ZERO,
+            move |_| submit(cc.clone(), base.clone()),
+        )
+        .await;
+        let codes = std::mem::take(&mut t.codes);
+        if codes.is_empty() {
+            bail!("pool-3 server issued no codes: {}", t.status_text());
+        }
+        followups(s, refs, rep, name, &s3, &c, &codes, 3).await?;
+        finish(rep, name, "pool-3 server", &mut s3);
+    }
+
+    // --- Server 4: the reporter pages against the JSON API (benches/load/pages.rs).
+    if s.runs("pages") {
+        let url = fresh_url(&mut pg, "pages").await?;
+        pages::pages(s, rep, name, url, pool).await?;
+    }
+    Ok(())
+}
+
+/// Server 2: no stock; sustained submissions past the stock, then the flood and its reporter.
+async fn no_stock_server_and_flood(
+    s: &Settings,
+    refs: &Refs,
+    rep: &mut Report,
+    name: &str,
+    pg: &mut Option<&mut Pg>,
+    c: &reqwest::Client,
+) -> Result<()> {
+    let pool = refs.pool;
     // --- Server 2: no stock; sustained submissions, then the flood.
-    let url = fresh_url(&mut pg, "nostock").await?;
+    let url = fresh_url(pg, "nostock").await?;
     // The default follow-up queue, so the flood meets the deployed FIFO and deadline.
     let queue = bisik::config::Kdf::default().followup_queue;
     let mut s2 = Server::start(&s.tmp, url.as_deref(), pool, 0, queue)?;
@@ -1157,38 +1214,9 @@ async fn backend(
         &verdict_cpu(rate >= 0.9 * bound, &cpu),
     );
     let reporter_code = t.codes.first().cloned();
-    flood(s, rep, name, &s2, &c, reporter_code).await?;
+    flood(s, rep, name, &s2, c, reporter_code).await?;
     finish(rep, name, "no-stock server", &mut s2);
     drop(s2);
-
-    // --- Server 3: pool 3 (follow-up share 3), to show how follow-ups scale with the share.
-    if pool == 2 && !s.flood_only {
-        let url = fresh_url(&mut pg, "pool3").await?;
-        let mut s3 = Server::start(&s.tmp, url.as_deref(), 3, 0, 32)?;
-        let base = s3.intake.clone();
-        let cc = c.clone();
-        let mut t = drive(
-            SUBMIT_CONCURRENCY,
-            40,
-            60.0,
-            201,
-            Duration::ZERO,
-            move |_| submit(cc.clone(), base.clone()),
-        )
-        .await;
-        let codes = std::mem::take(&mut t.codes);
-        if codes.is_empty() {
-            bail!("pool-3 server issued no codes: {}", t.status_text());
-        }
-        followups(s, refs, rep, name, &s3, &c, &codes, 3).await?;
-        finish(rep, name, "pool-3 server", &mut s3);
-    }
-
-    // --- Server 4: the reporter pages against the JSON API (benches/load/pages.rs).
-    if !s.flood_only {
-        let url = fresh_url(&mut pg, "pages").await?;
-        pages::pages(s, rep, name, url, pool).await?;
-    }
     Ok(())
 }
 
