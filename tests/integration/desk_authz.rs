@@ -278,9 +278,32 @@ async fn every_desk_endpoint_lets_in_only_the_allowed_cells(b: Backend) {
             assert_eq!(r.status(), 404, "desk path {m} {p} answers on the intake");
         }
     }
+    // `/` is the one path both serve, each its own page: on the intake it is the reporter's
+    // home (no desk login behind it), on the desk it sends a stranger to the login form.
     let r = TestApp::client().get(app.url("/")).send().await.unwrap();
-    assert_eq!(r.status(), 404, "the desk home answers on the intake");
-    for p in bisik::intake::paths::ALL {
+    assert_eq!(r.status(), 200, "the intake's home");
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Buat laporan") && !body.contains("/login") && !body.contains("desk.css"),
+        "the intake's / is not the reporter's home:\n{body}"
+    );
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(app.desk_url("/")).send().await.unwrap();
+    assert!(
+        r.headers()
+            .get("location")
+            .is_some_and(|l| l.to_str().unwrap_or("").starts_with("/login")),
+        "the desk's / does not send a stranger to its login form"
+    );
+    let intake_paths = bisik::intake::paths::ALL.iter().chain(
+        bisik::intake::pages::paths::ALL
+            .iter()
+            .filter(|p| **p != "/"),
+    );
+    for p in intake_paths {
         for m in ["GET", "POST"] {
             let r = TestApp::client()
                 .request(m.parse().unwrap(), app.desk_url(p))
