@@ -49,6 +49,10 @@ pub struct DeskState {
     pub cfg: Arc<Config>,
     /// The desk store (staff, keys, audit log).
     pub store: Store,
+    /// The reports database, where revocations are recorded for the intake to read.
+    pub reports: Store,
+    /// The audit log, opened at start with the desk service key from keys/.
+    pub audit: audit::Audit,
     /// Live sessions.
     pub sessions: Arc<session::Sessions>,
     pepper: Arc<SecretKey32>,
@@ -59,7 +63,13 @@ pub struct DeskState {
 
 impl DeskState {
     /// Builds the state and starts the session sweeper.
-    pub fn new(cfg: Arc<Config>, store: Store, pepper: SecretKey32) -> Arc<Self> {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        reports: Store,
+        audit: audit::Audit,
+        pepper: SecretKey32,
+    ) -> Arc<Self> {
         let d = &cfg.desk;
         let sessions = Arc::new(session::Sessions::new(
             Duration::from_secs(d.session_idle_secs),
@@ -80,6 +90,8 @@ impl DeskState {
         Arc::new(DeskState {
             cfg,
             store,
+            reports,
+            audit,
             sessions,
             pepper: Arc::new(pepper),
             kdf,

@@ -6,6 +6,8 @@
 
 use super::DeskState;
 use super::accounts::{self, AccountError, OneTime, Role};
+use super::audit::{AuditError, Event, Signer};
+use super::keys::StaffKeys;
 use super::keys::fingerprint_of;
 use super::login::Outcome;
 use super::paths;
@@ -306,6 +308,74 @@ fn clear_cookie(st: &DeskState) -> String {
     )
 }
 
+/// Appends `event` to the audit log as `staff_id` (signed by their unlocked Ed25519 key when it
+/// is certified, else by the service key in their name; [`Signer::Staff`]) or, without an
+/// account, by the service key alone.
+async fn audit_as(
+    st: &DeskState,
+    staff_id: Option<&str>,
+    keys: Option<&StaffKeys>,
+    event: Event,
+) -> Result<(), AuditError> {
+    // The service key never signs in the name of someone who holds a certified key (audit.rs:
+    // that would let whoever holds it speak for them), so a failed login on such an account is
+    // recorded without an actor.
+    let mut staff_id = staff_id;
+    if keys.is_none()
+        && let Some(id) = staff_id.and_then(crate::domain::StaffId::parse)
+        && st.audit.certified().await?.of_staff(id).is_some()
+    {
+        staff_id = None;
+    }
+    st.audit
+        .append(&signer_for(staff_id, keys), event)
+        .await
+        .map(|_| ())
+}
+
+/// Who signs for `staff_id`: their own key when it is unlocked, else the service key in their
+/// name (the audit log itself falls back to the service key for an uncertified key).
+fn signer_for<'a>(staff_id: Option<&str>, keys: Option<&'a StaffKeys>) -> Signer<'a> {
+    match (staff_id.and_then(crate::domain::StaffId::parse), keys) {
+        (Some(id), Some(k)) => Signer::Staff {
+            id,
+            key: &k.ed25519,
+        },
+        (actor, _) => Signer::Service { actor },
+    }
+}
+
+/// [`audit_as`] where the action goes on even if the log cannot be written (logins, logouts):
+/// the failure is logged loudly instead.
+async fn audit_logged(
+    st: &DeskState,
+    staff_id: Option<&str>,
+    keys: Option<&StaffKeys>,
+    event: Event,
+) {
+    if let Err(e) = audit_as(st, staff_id, keys, event).await {
+        tracing::error!("desk: cannot write the audit log: {e}");
+    }
+}
+
+/// An account change by the admin `a`, recorded (and a supervisor revoked) as
+/// [`super::certify::record_account_change`] says.
+async fn account_change(
+    st: &DeskState,
+    a: &Authed,
+    row: &crate::store::StaffRow,
+    change: &str,
+) -> Result<(), Text> {
+    let keys = a.unlocked_keys();
+    let signer = signer_for(Some(&a.current.staff_id), keys.as_ref());
+    super::certify::record_account_change(&st.reports, &st.store, &st.audit, &signer, row, change)
+        .await
+        .map_err(|e| {
+            tracing::error!("desk: cannot record an account change: {e}");
+            text::INTERNAL
+        })
+}
+
 /// Query of the login page.
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -355,9 +425,24 @@ pub async fn login_submit(
         )
     };
     let (token, to) = match st.login(&f.username, &f.password, &f.totp).await {
-        Outcome::Full(staff, secrets) => (st.start_session(&staff, Some(&secrets)), paths::HOME),
-        Outcome::Enrol(staff) => (st.start_session(&staff, None), paths::ENROL),
-        Outcome::Failed => return page(StatusCode::OK, text::LOGIN_FAILED),
+        Outcome::Full(staff, secrets) => {
+            audit_logged(
+                &st,
+                Some(&staff.id),
+                Some(&secrets.keys),
+                Event::LoginSucceeded,
+            )
+            .await;
+            (st.start_session(&staff, Some(&secrets)), paths::HOME)
+        }
+        Outcome::Enrol(staff) => {
+            audit_logged(&st, Some(&staff.id), None, Event::LoginSucceeded).await;
+            (st.start_session(&staff, None), paths::ENROL)
+        }
+        Outcome::Failed(staff) => {
+            audit_logged(&st, staff.as_deref(), None, Event::LoginFailed).await;
+            return page(StatusCode::OK, text::LOGIN_FAILED);
+        }
         Outcome::Throttled(secs) => {
             let mut r = page(StatusCode::TOO_MANY_REQUESTS, text::LOGIN_THROTTLED);
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string()) {
@@ -397,6 +482,15 @@ pub async fn logout(
         }
         Err(r) => return r,
     };
+    let keys = a.unlocked_keys();
+    audit_logged(
+        &st,
+        Some(&a.current.staff_id),
+        keys.as_ref(),
+        Event::LoggedOut,
+    )
+    .await;
+    drop(keys);
     st.sessions.destroy(&a.token);
     let mut r = render(
         StatusCode::OK,
@@ -677,9 +771,17 @@ pub async fn account_add(
         let role = Role::parse(&f.role).ok_or(text::ACCOUNT_BAD_ROLE)?;
         let name = accounts::normalise_name(&f.username).map_err(|e| account_error(&e))?;
         let ot = one_time(&st).await?;
-        accounts::add(&st.store, &name, role, &ot)
+        let id = accounts::add(&st.store, &name, role, &ot)
             .await
             .map_err(|e| account_error(&e))?;
+        let row = st
+            .store
+            .staff_by_id(&id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(text::INTERNAL)?;
+        account_change(&st, &a, &row, "created").await?;
         tracing::info!("desk: an admin added an account");
         Ok::<_, Text>((name, ot.password.expose_secret().to_owned()))
     }
@@ -719,10 +821,12 @@ pub async fn account_reset(
     };
     let base = Base::of(&a);
     let result = async {
-        accounts::find(&st.store, &f.username)
+        let row = accounts::find(&st.store, &f.username)
             .await
             .map_err(|e| account_error(&e))?;
         let ot = one_time(&st).await?;
+        // Before the reset retires the key: a supervisor stops receiving new tips at once.
+        account_change(&st, &a, &row, "password_reset").await?;
         let row = accounts::reset(&st.store, &f.username, &ot)
             .await
             .map_err(|e| account_error(&e))?;
@@ -746,15 +850,23 @@ pub async fn account_disable(
         Err(r) => return r,
     };
     let mut base = Base::of(&a);
-    match accounts::disable(&st.store, &f.username).await {
+    let done = match accounts::disable(&st.store, &f.username).await {
         Ok(row) => {
             st.sessions.destroy_for(&row.id);
+            account_change(&st, &a, &row, "disabled")
+                .await
+                .map(|()| row)
+        }
+        Err(e) => Err(account_error(&e)),
+    };
+    match done {
+        Ok(_) => {
             tracing::info!("desk: an admin disabled an account");
             base.notice = Some(text::ACCOUNT_DISABLED);
             accounts_page(&st, base, StatusCode::OK, None).await
         }
-        Err(e) => {
-            base.error = Some(account_error(&e));
+        Err(t) => {
+            base.error = Some(t);
             accounts_page(&st, base, StatusCode::BAD_REQUEST, None).await
         }
     }
