@@ -128,8 +128,10 @@ pub mod paths {
     pub const ME: &str = "/api/v1/me";
     /// The stylesheet. Public.
     pub const STYLE: &str = "/desk.css";
+    /// The audit log, newest first (GET). Supervisors; admins see account events only.
+    pub const AUDIT: &str = "/audit";
     /// All of them.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -140,6 +142,7 @@ pub mod paths {
         ACCOUNT_DISABLE,
         ME,
         STYLE,
+        AUDIT,
     ];
 }
 
@@ -199,9 +202,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::STYLE)
             .route(web::get().to(pages::style))
             .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::AUDIT)
+            .route(web::get().to(pages::audit_log))
+            .default_service(method_not_allowed("GET")),
     );
-    // Hook for the audit page (helper "audit"): `.configure(audit::routes)` goes here, with
-    // its paths added to `paths::ALL` and to the authorization matrix.
     cfg.default_service(web::to(not_found));
 }
 

@@ -26,6 +26,8 @@ pub struct Base {
     pub nav_user: Option<String>,
     /// Show the accounts link.
     pub nav_admin: bool,
+    /// Show the audit link (supervisors and admins).
+    pub nav_audit: bool,
     /// CSRF token for the forms.
     pub nav_csrf: String,
     /// A notice.
@@ -41,6 +43,7 @@ impl Base {
         Base {
             nav_user: None,
             nav_admin: false,
+            nav_audit: false,
             nav_csrf: String::new(),
             notice,
             error,
@@ -52,6 +55,7 @@ impl Base {
         Base {
             nav_user: Some(a.current.username.clone()),
             nav_admin: a.current.role == Role::Admin,
+            nav_audit: matches!(a.current.role, Role::Admin | Role::Supervisor),
             nav_csrf: a.csrf(),
             notice: None,
             error: None,
@@ -84,6 +88,8 @@ struct HomePage {
     role_id: &'static str,
     role_en: &'static str,
     fingerprint: Option<String>,
+    /// The audit head (`SEQ:HASH`, as `bisik audit checkpoint` prints it), for supervisors.
+    audit_head: Option<String>,
 }
 
 #[derive(Template)]
@@ -106,6 +112,25 @@ struct AccountsPage {
     base: Base,
     rows: Vec<AccountLine>,
     one_time: Option<(String, String)>,
+}
+
+/// One line of the audit page: ids and kinds only, never content.
+struct AuditLine {
+    seq: u64,
+    day: String,
+    actor: String,
+    kind: String,
+    report: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/audit.html")]
+struct AuditPage {
+    base: Base,
+    rows: Vec<AuditLine>,
+    admin_only_accounts: bool,
+    /// `?before=` of the next (older) page.
+    older: Option<u64>,
 }
 
 #[derive(Template)]
@@ -172,6 +197,11 @@ const ADMIN_CHANGE: Need = Need {
     stage: Stage::Full,
     roles: &[Role::Admin],
     change: true,
+};
+const AUDITORS: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Supervisor, Role::Admin],
+    change: false,
 };
 const ENROL: Need = Need {
     stage: Stage::Enrol,
@@ -585,7 +615,8 @@ pub async fn enrol_submit(
         Ok(fp) => {
             let mut base = Base::of(&a);
             base.notice = Some(text::PASSWORD_CHANGED);
-            home_page(base, &a, Some(fp))
+            let head = audit_head(&st, &a).await;
+            home_page(base, &a, Some(fp), head)
         }
         Err(t) => {
             let detail = (t == text::PASSWORD_WEAK)
@@ -596,7 +627,27 @@ pub async fn enrol_submit(
     }
 }
 
-fn home_page(base: Base, a: &Authed, fingerprint: Option<String>) -> HttpResponse {
+/// The audit head for a supervisor (I6: the desk shows it at login, to compare with the office
+/// logbook); `None` for other roles.
+async fn audit_head(st: &DeskState, a: &Authed) -> Option<String> {
+    if a.current.role != Role::Supervisor {
+        return None;
+    }
+    match st.audit.head().await {
+        Ok(h) => Some(h.to_string()),
+        Err(e) => {
+            tracing::error!("desk: cannot read the audit head: {e}");
+            None
+        }
+    }
+}
+
+fn home_page(
+    base: Base,
+    a: &Authed,
+    fingerprint: Option<String>,
+    audit_head: Option<String>,
+) -> HttpResponse {
     render(
         StatusCode::OK,
         &HomePage {
@@ -605,6 +656,7 @@ fn home_page(base: Base, a: &Authed, fingerprint: Option<String>) -> HttpRespons
             role_id: a.current.role.label_id(),
             role_en: a.current.role.label_en(),
             fingerprint,
+            audit_head,
         },
     )
 }
@@ -619,7 +671,8 @@ pub async fn home(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
     match authed(&req, &st, ANY, None).await {
         Ok(a) => {
             let fp = fingerprint(&st, &a.current.staff_id).await;
-            home_page(Base::of(&a), &a, fp)
+            let head = audit_head(&st, &a).await;
+            home_page(Base::of(&a), &a, fp, head)
         }
         Err(r) => r,
     }
@@ -870,6 +923,83 @@ pub async fn account_disable(
             accounts_page(&st, base, StatusCode::BAD_REQUEST, None).await
         }
     }
+}
+
+/// Entries per audit page.
+const AUDIT_PAGE: i64 = 50;
+
+/// Query of the audit page: entries before this sequence number (the older page).
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    before: Option<u64>,
+}
+
+/// GET /audit (supervisors; admins see account events only): seq, day, actor, kind and
+/// report id of each entry, newest first, [`AUDIT_PAGE`] raw entries per page.
+pub async fn audit_log(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<AuditQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, AUDITORS, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let admin = a.current.role == Role::Admin;
+    let before = q
+        .before
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let Ok(raw) = st.store.audit_rows_before(before, AUDIT_PAGE).await else {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, text::INTERNAL);
+    };
+    let names: std::collections::HashMap<String, String> = st
+        .store
+        .list_staff()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.id, s.username))
+        .collect();
+    let older = (raw.len() as i64 == AUDIT_PAGE)
+        .then(|| raw.last().map(|r| r.seq.max(0) as u64))
+        .flatten();
+    let mut rows = Vec::new();
+    for r in &raw {
+        let Ok(e) = super::audit::Entry::decode(&r.entry) else {
+            continue;
+        };
+        if admin && !matches!(e.event, Event::AccountChanged { .. }) {
+            continue;
+        }
+        rows.push(AuditLine {
+            seq: e.seq,
+            day: crate::domain::day_string(e.day),
+            actor: e.actor.map_or_else(
+                || "-".to_owned(),
+                |id| {
+                    let id = id.to_string();
+                    names.get(&id).cloned().unwrap_or(id)
+                },
+            ),
+            kind: match &e.event {
+                Event::AccountChanged { staff, change } => {
+                    let id = staff.to_string();
+                    format!("account {change}: {}", names.get(&id).unwrap_or(&id))
+                }
+                other => other.tag().to_owned(),
+            },
+            report: e.event.report().map_or_else(String::new, |r| r.to_string()),
+        });
+    }
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            base: Base::of(&a),
+            rows,
+            admin_only_accounts: admin,
+            older,
+        },
+    )
 }
 
 /// GET /desk.css

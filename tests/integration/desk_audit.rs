@@ -2,7 +2,7 @@
 //! account changes from the desk pages and from `bisik user` are audited, and disabling a
 //! certified supervisor (CLI or admin page) stops the very next tip being wrapped to them.
 
-use crate::desk::{Browser, add_via_ui, admin, start};
+use crate::desk::{Browser, add_via_ui, admin, field, start};
 use crate::on_both;
 use crate::support::{Backend, TestApp, new_report, ok};
 use bisik::crypto::wrap::{Purpose, RecipientKey};
@@ -114,6 +114,46 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
     let mut fresh = Browser::new(&app);
     let p = ui_sup.login(&mut fresh).await;
     assert_eq!(p.status, 303, "{}", p.body);
+    // The supervisor sees the audit head at login, as `bisik audit checkpoint` prints it; the
+    // admin does not.
+    let home = fresh.get("/").await;
+    let shown = field(&home.body, "id=\"audit-head\">", "<");
+    let printed = ok(&app.cli(&["audit", "checkpoint"], ""));
+    assert_eq!(shown, printed.trim());
+    assert!(!adm.get("/").await.body.contains("audit-head"));
+    // The audit page: the supervisor sees every kind, newest first; the admin account events
+    // only; both pages say it in Bahasa Indonesia first and carry translate="no".
+    let page = fresh.get("/audit").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("translate=\"no\""));
+    assert!(
+        page.body
+            .contains("Log audit <span class=\"en\">/ Audit log</span>")
+    );
+    assert!(page.body.contains("<td>certified</td>"), "{}", page.body);
+    let seqs: Vec<u64> = page
+        .body
+        .split("<tr><td>")
+        .skip(1)
+        .map(|r| r[..r.find('<').unwrap()].parse().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+    assert_eq!(
+        seqs[0],
+        shown.split(':').next().unwrap().parse::<u64>().unwrap()
+    );
+    let page = adm.get("/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("account created: koordinator2"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<td>certified</td>"), "{}", page.body);
+    assert!(!page.body.contains("<td>login</td>"), "{}", page.body);
     let csrf = fresh.csrf().await;
     assert_eq!(fresh.post("/logout", &[("csrf", &csrf)]).await.status, 200);
 

@@ -22,6 +22,8 @@ enum Who {
     AnyRole,
     /// Admin only.
     Admin,
+    /// Supervisors and admins (the audit page).
+    Auditor,
     /// Only a session in the first-login stage (no Full session of any role).
     EnrolStage,
 }
@@ -58,6 +60,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::ACCOUNTS, Who::Admin, true),
     ep("POST", paths::ACCOUNT_RESET, Who::Admin, true),
     ep("POST", paths::ACCOUNT_DISABLE, Who::Admin, true),
+    ep("GET", paths::AUDIT, Who::Auditor, false),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
 
@@ -90,6 +93,7 @@ fn allowed(e: &Endpoint, role: &str, s: State) -> bool {
         Who::Public => return true,
         Who::AnyRole => true,
         Who::Admin => role == "admin",
+        Who::Auditor => role == "admin" || role == "supervisor",
         Who::EnrolStage => false,
     };
     role_ok
@@ -278,8 +282,14 @@ async fn every_desk_endpoint_lets_in_only_the_allowed_cells(b: Backend) {
             assert_eq!(r.status(), 404, "desk path {m} {p} answers on the intake");
         }
     }
+    // `/` on the intake is the reporter pages' home (issue 8), never the desk's.
     let r = TestApp::client().get(app.url("/")).send().await.unwrap();
-    assert_eq!(r.status(), 404, "the desk home answers on the intake");
+    assert!(r.headers().get("location").is_none());
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains("/desk.css") && !body.contains("/logout"),
+        "the desk home answers on the intake"
+    );
     for p in bisik::intake::paths::ALL {
         for m in ["GET", "POST"] {
             let r = TestApp::client()
