@@ -26,6 +26,13 @@ pub async fn audit_events(desk: &Store) -> Vec<(Option<StaffId>, [u8; 32], Event
         .collect()
 }
 
+async fn events_have_revoked(desk: &Store, id: StaffId) -> bool {
+    audit_events(desk)
+        .await
+        .iter()
+        .any(|(_, _, e)| *e == Event::Revoked { staff: id })
+}
+
 /// The staff id and current X25519 fingerprint (hex) of account `name`.
 async fn account(desk: &Store, name: &str) -> (StaffId, String) {
     let s = desk.staff_by_name(name).await.unwrap().unwrap();
@@ -63,8 +70,9 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
     let (mut adm, _) = admin(&app).await;
     let (_, cli_sup) = add_via_ui(&app, &mut adm, "koordinator", "supervisor").await;
     let (mut ui_b, mut ui_sup) = add_via_ui(&app, &mut adm, "koordinator2", "supervisor").await;
+    let (_, reset_sup) = add_via_ui(&app, &mut adm, "koordinator3", "supervisor").await;
     let pass = app.passphrase();
-    for s in [&cli_sup, &ui_sup] {
+    for s in [&cli_sup, &ui_sup, &reset_sup] {
         ok(&app.cli(
             &[
                 "keys",
@@ -80,7 +88,9 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
     let (cli_id, cli_fp) = account(&desk, "koordinator").await;
     let (ui_id, ui_fp) = account(&desk, "koordinator2").await;
     let admin_id = StaffId::parse(&desk.staff_by_name("admin").await.unwrap().unwrap().id).unwrap();
+    let (reset_id, reset_fp) = account(&desk, "koordinator3").await;
     let first = tip(&app, "laporan pertama").await;
+    assert!(wrapped_to(&store, first, &reset_fp).await);
     assert!(wrapped_to(&store, first, &cli_fp).await);
     assert!(wrapped_to(&store, first, &ui_fp).await);
 
@@ -159,6 +169,7 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
 
     // One through the CLI, one through the admin page.
     ok(&app.cli(&["user", "disable", "koordinator"], ""));
+    ok(&app.cli(&["user", "reset", "koordinator3"], ""));
     let csrf = adm.csrf().await;
     let p = adm
         .post(
@@ -176,6 +187,14 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
     assert!(
         !wrapped_to(&store, second, &ui_fp).await,
         "disabled on the admin page: no wrap for the next tip"
+    );
+    assert!(
+        !wrapped_to(&store, second, &reset_fp).await,
+        "reset with `bisik user reset`: no wrap for the next tip (its retired key)"
+    );
+    assert!(
+        events_have_revoked(&desk, reset_id).await,
+        "the reset supervisor's revocation is audited"
     );
 
     let events = audit_events(&desk).await;
