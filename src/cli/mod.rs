@@ -359,7 +359,17 @@ async fn desk_state(
             "desk: there is no staff account yet; make the first with `bisik user add NAME --role admin`"
         );
     }
-    Ok(crate::desk::DeskState::new(cfg.clone(), store, pepper))
+    // The reports database too: disabling or resetting a supervisor records the revocation
+    // there, where the intake reads it with every new tip.
+    let reports = connect(cfg, Schema::Reports).await?;
+    let audit = crate::desk::audit::Audit::open(store.clone(), &cfg.keys_dir).await?;
+    Ok(crate::desk::DeskState::new(
+        cfg.clone(),
+        store,
+        reports,
+        audit,
+        pepper,
+    ))
 }
 
 async fn intake_state(cfg: Arc<Config>) -> Result<Arc<crate::intake::IntakeState>, Failure> {

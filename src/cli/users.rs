@@ -7,8 +7,10 @@ use super::{Failure, connect, failure, secrets};
 use crate::config::Config;
 use crate::crypto::primitives::SecretKey32;
 use crate::desk::accounts::{self, AccountError, OneTime, Role};
+use crate::desk::audit::{Audit, Signer};
+use crate::desk::certify::record_account_change;
 use crate::desk::keys::load_or_make_pepper;
-use crate::store::{Schema, Store};
+use crate::store::{Schema, StaffRow, Store};
 use clap::Subcommand;
 
 /// Account subcommands.
@@ -75,6 +77,24 @@ fn emit(cfg: &Config, name: &str, ot: &OneTime) -> Result<(), Failure> {
     )
 }
 
+/// Records an account change in the audit log, signed by the desk service key (the CLI holds
+/// no staff key), and revokes a reset or disabled supervisor in the reports database at once.
+async fn record(cfg: &Config, store: &Store, row: &StaffRow, change: &str) -> Result<(), Failure> {
+    let reports = connect(cfg, Schema::Reports).await?;
+    let audit = Audit::open(store.clone(), &cfg.keys_dir).await?;
+    let r = record_account_change(
+        &reports,
+        store,
+        &audit,
+        &Signer::Service { actor: None },
+        row,
+        change,
+    )
+    .await;
+    reports.close().await;
+    Ok(r?)
+}
+
 /// Runs a `bisik user` subcommand.
 pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
     let (store, pepper) = open_desk(cfg).await?;
@@ -83,9 +103,12 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
             let role = Role::parse(&role).ok_or_else(|| account_failure(AccountError::BadRole))?;
             let name = accounts::normalise_name(&name).map_err(account_failure)?;
             let ot = one_time(cfg, &pepper).await?;
-            accounts::add(&store, &name, role, &ot)
+            let id = accounts::add(&store, &name, role, &ot)
                 .await
                 .map_err(account_failure)?;
+            if let Some(row) = store.staff_by_id(&id).await? {
+                record(cfg, &store, &row, "created").await?;
+            }
             emit(cfg, &name, &ot)?;
             println!(
                 "Account {name} ({}) created. At the first login on the desk it sets a password, enrols TOTP and gets its keys.",
@@ -94,10 +117,12 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
             Ok(())
         }
         UserCommand::Reset { name } => {
-            accounts::find(&store, &name)
+            let row = accounts::find(&store, &name)
                 .await
                 .map_err(account_failure)?;
             let ot = one_time(cfg, &pepper).await?;
+            // Before the reset retires the key: a supervisor stops receiving new tips at once.
+            record(cfg, &store, &row, "password_reset").await?;
             let row = accounts::reset(&store, &name, &ot)
                 .await
                 .map_err(account_failure)?;
@@ -112,6 +137,7 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
             let row = accounts::disable(&store, &name)
                 .await
                 .map_err(account_failure)?;
+            record(cfg, &store, &row, "disabled").await?;
             println!(
                 "Account {} disabled; its sessions end at their next request.",
                 row.username

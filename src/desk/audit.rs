@@ -207,7 +207,8 @@ pub enum Event {
 }
 
 impl Event {
-    fn tag(&self) -> &'static str {
+    /// The event's kind as encoded (`login`, `account`, ...), also shown on the audit page.
+    pub fn tag(&self) -> &'static str {
         match self {
             Event::LoginSucceeded => "login",
             Event::LoginFailed => "login_failed",

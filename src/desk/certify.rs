@@ -132,3 +132,34 @@ pub async fn archive_list(desk: &Store, list: &SignedRecipientList) -> Result<()
     let json = serde_json::to_string_pretty(list).expect("serialisable") + "\n";
     desk.archive_recipient_list(list.list.epoch, &json).await
 }
+
+/// An account change, recorded the same way from `bisik user` and the admin pages: a reset or
+/// disabled supervisor is revoked first ([`revoke_supervisor`], while their keys are still the
+/// active ones, so a reset's retired key is among those revoked), then the change itself is
+/// appended (`created`, `password_reset`, `disabled`). `signer` is the acting admin (whose key is
+/// never certified, so the service key signs in their name) or the service key for the CLI.
+/// The entry carries the staff id only, never the name.
+pub async fn record_account_change(
+    reports: &Store,
+    desk: &Store,
+    audit: &Audit,
+    signer: &Signer<'_>,
+    account: &crate::store::StaffRow,
+    change: &str,
+) -> Result<(), AuditError> {
+    let staff = StaffId::parse(&account.id)
+        .ok_or_else(|| AuditError::Keys("a staff id is not a UUID".into()))?;
+    if account.role == "supervisor" && matches!(change, "password_reset" | "disabled") {
+        revoke_supervisor(reports, desk, audit, signer, staff).await?;
+    }
+    audit
+        .append(
+            signer,
+            Event::AccountChanged {
+                staff,
+                change: change.into(),
+            },
+        )
+        .await?;
+    Ok(())
+}

@@ -53,8 +53,9 @@ pub enum Outcome {
     Full(StaffRow, Box<StaffSecrets>),
     /// The one-time password was right: an enrolment session.
     Enrol(StaffRow),
-    /// Wrong something ([`text::LOGIN_FAILED`]).
-    Failed,
+    /// Wrong something ([`text::LOGIN_FAILED`]); the id of the account named, when it exists,
+    /// for the audit log only (the answer is the same either way).
+    Failed(Option<String>),
     /// Inside the back-off wait (seconds left).
     Throttled(u64),
     /// The KDF queue is full.
@@ -148,7 +149,7 @@ impl DeskState {
                     tracing::error!("desk: cannot record a failed login: {e}");
                 }
                 tracing::info!("desk: a login failed");
-                Outcome::Failed
+                Outcome::Failed(Some(a.staff.id))
             }
             (_, None) => {
                 let b = self.backoff_after_failure(backoff, now);
@@ -158,7 +159,7 @@ impl DeskState {
                 }
                 m.insert(name, b);
                 tracing::info!("desk: a login failed");
-                Outcome::Failed
+                Outcome::Failed(None)
             }
         }
     }

@@ -49,6 +49,10 @@ pub struct DeskState {
     pub cfg: Arc<Config>,
     /// The desk store (staff, keys, audit log).
     pub store: Store,
+    /// The reports database, where revocations are recorded for the intake to read.
+    pub reports: Store,
+    /// The audit log, opened at start with the desk service key from keys/.
+    pub audit: audit::Audit,
     /// Live sessions.
     pub sessions: Arc<session::Sessions>,
     pepper: Arc<SecretKey32>,
@@ -59,7 +63,13 @@ pub struct DeskState {
 
 impl DeskState {
     /// Builds the state and starts the session sweeper.
-    pub fn new(cfg: Arc<Config>, store: Store, pepper: SecretKey32) -> Arc<Self> {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        reports: Store,
+        audit: audit::Audit,
+        pepper: SecretKey32,
+    ) -> Arc<Self> {
         let d = &cfg.desk;
         let sessions = Arc::new(session::Sessions::new(
             Duration::from_secs(d.session_idle_secs),
@@ -80,6 +90,8 @@ impl DeskState {
         Arc::new(DeskState {
             cfg,
             store,
+            reports,
+            audit,
             sessions,
             pepper: Arc::new(pepper),
             kdf,
@@ -116,8 +128,10 @@ pub mod paths {
     pub const ME: &str = "/api/v1/me";
     /// The stylesheet. Public.
     pub const STYLE: &str = "/desk.css";
+    /// The audit log, newest first (GET). Supervisors; admins see account events only.
+    pub const AUDIT: &str = "/audit";
     /// All of them.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -128,6 +142,7 @@ pub mod paths {
         ACCOUNT_DISABLE,
         ME,
         STYLE,
+        AUDIT,
     ];
 }
 
@@ -187,9 +202,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::STYLE)
             .route(web::get().to(pages::style))
             .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::AUDIT)
+            .route(web::get().to(pages::audit_log))
+            .default_service(method_not_allowed("GET")),
     );
-    // Hook for the audit page (helper "audit"): `.configure(audit::routes)` goes here, with
-    // its paths added to `paths::ALL` and to the authorization matrix.
     cfg.default_service(web::to(not_found));
 }
 

@@ -6,6 +6,8 @@
 
 use super::DeskState;
 use super::accounts::{self, AccountError, OneTime, Role};
+use super::audit::{AuditError, Event, Signer};
+use super::keys::StaffKeys;
 use super::keys::fingerprint_of;
 use super::login::Outcome;
 use super::paths;
@@ -24,6 +26,8 @@ pub struct Base {
     pub nav_user: Option<String>,
     /// Show the accounts link.
     pub nav_admin: bool,
+    /// Show the audit link (supervisors and admins).
+    pub nav_audit: bool,
     /// CSRF token for the forms.
     pub nav_csrf: String,
     /// A notice.
@@ -39,6 +43,7 @@ impl Base {
         Base {
             nav_user: None,
             nav_admin: false,
+            nav_audit: false,
             nav_csrf: String::new(),
             notice,
             error,
@@ -50,6 +55,7 @@ impl Base {
         Base {
             nav_user: Some(a.current.username.clone()),
             nav_admin: a.current.role == Role::Admin,
+            nav_audit: matches!(a.current.role, Role::Admin | Role::Supervisor),
             nav_csrf: a.csrf(),
             notice: None,
             error: None,
@@ -82,6 +88,8 @@ struct HomePage {
     role_id: &'static str,
     role_en: &'static str,
     fingerprint: Option<String>,
+    /// The audit head (`SEQ:HASH`, as `bisik audit checkpoint` prints it), for supervisors.
+    audit_head: Option<String>,
 }
 
 #[derive(Template)]
@@ -104,6 +112,25 @@ struct AccountsPage {
     base: Base,
     rows: Vec<AccountLine>,
     one_time: Option<(String, String)>,
+}
+
+/// One line of the audit page: ids and kinds only, never content.
+struct AuditLine {
+    seq: u64,
+    day: String,
+    actor: String,
+    kind: String,
+    report: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/audit.html")]
+struct AuditPage {
+    base: Base,
+    rows: Vec<AuditLine>,
+    admin_only_accounts: bool,
+    /// `?before=` of the next (older) page.
+    older: Option<u64>,
 }
 
 #[derive(Template)]
@@ -170,6 +197,11 @@ const ADMIN_CHANGE: Need = Need {
     stage: Stage::Full,
     roles: &[Role::Admin],
     change: true,
+};
+const AUDITORS: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Supervisor, Role::Admin],
+    change: false,
 };
 const ENROL: Need = Need {
     stage: Stage::Enrol,
@@ -306,6 +338,74 @@ fn clear_cookie(st: &DeskState) -> String {
     )
 }
 
+/// Appends `event` to the audit log as `staff_id` (signed by their unlocked Ed25519 key when it
+/// is certified, else by the service key in their name; [`Signer::Staff`]) or, without an
+/// account, by the service key alone.
+async fn audit_as(
+    st: &DeskState,
+    staff_id: Option<&str>,
+    keys: Option<&StaffKeys>,
+    event: Event,
+) -> Result<(), AuditError> {
+    // The service key never signs in the name of someone who holds a certified key (audit.rs:
+    // that would let whoever holds it speak for them), so a failed login on such an account is
+    // recorded without an actor.
+    let mut staff_id = staff_id;
+    if keys.is_none()
+        && let Some(id) = staff_id.and_then(crate::domain::StaffId::parse)
+        && st.audit.certified().await?.of_staff(id).is_some()
+    {
+        staff_id = None;
+    }
+    st.audit
+        .append(&signer_for(staff_id, keys), event)
+        .await
+        .map(|_| ())
+}
+
+/// Who signs for `staff_id`: their own key when it is unlocked, else the service key in their
+/// name (the audit log itself falls back to the service key for an uncertified key).
+fn signer_for<'a>(staff_id: Option<&str>, keys: Option<&'a StaffKeys>) -> Signer<'a> {
+    match (staff_id.and_then(crate::domain::StaffId::parse), keys) {
+        (Some(id), Some(k)) => Signer::Staff {
+            id,
+            key: &k.ed25519,
+        },
+        (actor, _) => Signer::Service { actor },
+    }
+}
+
+/// [`audit_as`] where the action goes on even if the log cannot be written (logins, logouts):
+/// the failure is logged loudly instead.
+async fn audit_logged(
+    st: &DeskState,
+    staff_id: Option<&str>,
+    keys: Option<&StaffKeys>,
+    event: Event,
+) {
+    if let Err(e) = audit_as(st, staff_id, keys, event).await {
+        tracing::error!("desk: cannot write the audit log: {e}");
+    }
+}
+
+/// An account change by the admin `a`, recorded (and a supervisor revoked) as
+/// [`super::certify::record_account_change`] says.
+async fn account_change(
+    st: &DeskState,
+    a: &Authed,
+    row: &crate::store::StaffRow,
+    change: &str,
+) -> Result<(), Text> {
+    let keys = a.unlocked_keys();
+    let signer = signer_for(Some(&a.current.staff_id), keys.as_ref());
+    super::certify::record_account_change(&st.reports, &st.store, &st.audit, &signer, row, change)
+        .await
+        .map_err(|e| {
+            tracing::error!("desk: cannot record an account change: {e}");
+            text::INTERNAL
+        })
+}
+
 /// Query of the login page.
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -355,9 +455,24 @@ pub async fn login_submit(
         )
     };
     let (token, to) = match st.login(&f.username, &f.password, &f.totp).await {
-        Outcome::Full(staff, secrets) => (st.start_session(&staff, Some(&secrets)), paths::HOME),
-        Outcome::Enrol(staff) => (st.start_session(&staff, None), paths::ENROL),
-        Outcome::Failed => return page(StatusCode::OK, text::LOGIN_FAILED),
+        Outcome::Full(staff, secrets) => {
+            audit_logged(
+                &st,
+                Some(&staff.id),
+                Some(&secrets.keys),
+                Event::LoginSucceeded,
+            )
+            .await;
+            (st.start_session(&staff, Some(&secrets)), paths::HOME)
+        }
+        Outcome::Enrol(staff) => {
+            audit_logged(&st, Some(&staff.id), None, Event::LoginSucceeded).await;
+            (st.start_session(&staff, None), paths::ENROL)
+        }
+        Outcome::Failed(staff) => {
+            audit_logged(&st, staff.as_deref(), None, Event::LoginFailed).await;
+            return page(StatusCode::OK, text::LOGIN_FAILED);
+        }
         Outcome::Throttled(secs) => {
             let mut r = page(StatusCode::TOO_MANY_REQUESTS, text::LOGIN_THROTTLED);
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string()) {
@@ -397,6 +512,15 @@ pub async fn logout(
         }
         Err(r) => return r,
     };
+    let keys = a.unlocked_keys();
+    audit_logged(
+        &st,
+        Some(&a.current.staff_id),
+        keys.as_ref(),
+        Event::LoggedOut,
+    )
+    .await;
+    drop(keys);
     st.sessions.destroy(&a.token);
     let mut r = render(
         StatusCode::OK,
@@ -491,7 +615,8 @@ pub async fn enrol_submit(
         Ok(fp) => {
             let mut base = Base::of(&a);
             base.notice = Some(text::PASSWORD_CHANGED);
-            home_page(base, &a, Some(fp))
+            let head = audit_head(&st, &a).await;
+            home_page(base, &a, Some(fp), head)
         }
         Err(t) => {
             let detail = (t == text::PASSWORD_WEAK)
@@ -502,7 +627,27 @@ pub async fn enrol_submit(
     }
 }
 
-fn home_page(base: Base, a: &Authed, fingerprint: Option<String>) -> HttpResponse {
+/// The audit head for a supervisor (I6: the desk shows it at login, to compare with the office
+/// logbook); `None` for other roles.
+async fn audit_head(st: &DeskState, a: &Authed) -> Option<String> {
+    if a.current.role != Role::Supervisor {
+        return None;
+    }
+    match st.audit.head().await {
+        Ok(h) => Some(h.to_string()),
+        Err(e) => {
+            tracing::error!("desk: cannot read the audit head: {e}");
+            None
+        }
+    }
+}
+
+fn home_page(
+    base: Base,
+    a: &Authed,
+    fingerprint: Option<String>,
+    audit_head: Option<String>,
+) -> HttpResponse {
     render(
         StatusCode::OK,
         &HomePage {
@@ -511,6 +656,7 @@ fn home_page(base: Base, a: &Authed, fingerprint: Option<String>) -> HttpRespons
             role_id: a.current.role.label_id(),
             role_en: a.current.role.label_en(),
             fingerprint,
+            audit_head,
         },
     )
 }
@@ -525,7 +671,8 @@ pub async fn home(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
     match authed(&req, &st, ANY, None).await {
         Ok(a) => {
             let fp = fingerprint(&st, &a.current.staff_id).await;
-            home_page(Base::of(&a), &a, fp)
+            let head = audit_head(&st, &a).await;
+            home_page(Base::of(&a), &a, fp, head)
         }
         Err(r) => r,
     }
@@ -677,9 +824,17 @@ pub async fn account_add(
         let role = Role::parse(&f.role).ok_or(text::ACCOUNT_BAD_ROLE)?;
         let name = accounts::normalise_name(&f.username).map_err(|e| account_error(&e))?;
         let ot = one_time(&st).await?;
-        accounts::add(&st.store, &name, role, &ot)
+        let id = accounts::add(&st.store, &name, role, &ot)
             .await
             .map_err(|e| account_error(&e))?;
+        let row = st
+            .store
+            .staff_by_id(&id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(text::INTERNAL)?;
+        account_change(&st, &a, &row, "created").await?;
         tracing::info!("desk: an admin added an account");
         Ok::<_, Text>((name, ot.password.expose_secret().to_owned()))
     }
@@ -719,10 +874,12 @@ pub async fn account_reset(
     };
     let base = Base::of(&a);
     let result = async {
-        accounts::find(&st.store, &f.username)
+        let row = accounts::find(&st.store, &f.username)
             .await
             .map_err(|e| account_error(&e))?;
         let ot = one_time(&st).await?;
+        // Before the reset retires the key: a supervisor stops receiving new tips at once.
+        account_change(&st, &a, &row, "password_reset").await?;
         let row = accounts::reset(&st.store, &f.username, &ot)
             .await
             .map_err(|e| account_error(&e))?;
@@ -746,18 +903,103 @@ pub async fn account_disable(
         Err(r) => return r,
     };
     let mut base = Base::of(&a);
-    match accounts::disable(&st.store, &f.username).await {
+    let done = match accounts::disable(&st.store, &f.username).await {
         Ok(row) => {
             st.sessions.destroy_for(&row.id);
+            account_change(&st, &a, &row, "disabled")
+                .await
+                .map(|()| row)
+        }
+        Err(e) => Err(account_error(&e)),
+    };
+    match done {
+        Ok(_) => {
             tracing::info!("desk: an admin disabled an account");
             base.notice = Some(text::ACCOUNT_DISABLED);
             accounts_page(&st, base, StatusCode::OK, None).await
         }
-        Err(e) => {
-            base.error = Some(account_error(&e));
+        Err(t) => {
+            base.error = Some(t);
             accounts_page(&st, base, StatusCode::BAD_REQUEST, None).await
         }
     }
+}
+
+/// Entries per audit page.
+const AUDIT_PAGE: i64 = 50;
+
+/// Query of the audit page: entries before this sequence number (the older page).
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    before: Option<u64>,
+}
+
+/// GET /audit (supervisors; admins see account events only): seq, day, actor, kind and
+/// report id of each entry, newest first, [`AUDIT_PAGE`] raw entries per page.
+pub async fn audit_log(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<AuditQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, AUDITORS, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let admin = a.current.role == Role::Admin;
+    let before = q
+        .before
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let Ok(raw) = st.store.audit_rows_before(before, AUDIT_PAGE).await else {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, text::INTERNAL);
+    };
+    let names: std::collections::HashMap<String, String> = st
+        .store
+        .list_staff()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.id, s.username))
+        .collect();
+    let older = (raw.len() as i64 == AUDIT_PAGE)
+        .then(|| raw.last().map(|r| r.seq.max(0) as u64))
+        .flatten();
+    let mut rows = Vec::new();
+    for r in &raw {
+        let Ok(e) = super::audit::Entry::decode(&r.entry) else {
+            continue;
+        };
+        if admin && !matches!(e.event, Event::AccountChanged { .. }) {
+            continue;
+        }
+        rows.push(AuditLine {
+            seq: e.seq,
+            day: crate::domain::day_string(e.day),
+            actor: e.actor.map_or_else(
+                || "-".to_owned(),
+                |id| {
+                    let id = id.to_string();
+                    names.get(&id).cloned().unwrap_or(id)
+                },
+            ),
+            kind: match &e.event {
+                Event::AccountChanged { staff, change } => {
+                    let id = staff.to_string();
+                    format!("account {change}: {}", names.get(&id).unwrap_or(&id))
+                }
+                other => other.tag().to_owned(),
+            },
+            report: e.event.report().map_or_else(String::new, |r| r.to_string()),
+        });
+    }
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            base: Base::of(&a),
+            rows,
+            admin_only_accounts: admin,
+            older,
+        },
+    )
 }
 
 /// GET /desk.css

@@ -60,24 +60,31 @@ impl Store {
     /// Entries with `seq > after`, in the order of the `seq` column (which `audit verify`
     /// checks against the sequence number signed inside each entry).
     pub async fn audit_rows_after(&self, after: i64) -> Result<Vec<AuditRow>, StoreError> {
-        type Raw = (i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
-        let rows: Vec<Raw> = sqlx::query_as(
+        let rows: Vec<RawAuditRow> = sqlx::query_as(
             "SELECT seq, entry, prev_hash, entry_hash, signature FROM audit_log \
              WHERE seq > $1 ORDER BY seq",
         )
         .bind(after)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, entry, prev_hash, entry_hash, signature)| AuditRow {
-                seq,
-                entry,
-                prev_hash,
-                entry_hash,
-                signature,
-            })
-            .collect())
+        Ok(audit_rows(rows))
+    }
+
+    /// Up to `limit` entries with `seq < before`, newest first (the desk's audit page).
+    pub async fn audit_rows_before(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<RawAuditRow> = sqlx::query_as(
+            "SELECT seq, entry, prev_hash, entry_hash, signature FROM audit_log \
+             WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(audit_rows(rows))
     }
 
     /// Archives a signed recipient list (its JSON file form) under its epoch; a list already
@@ -212,4 +219,18 @@ impl Store {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+type RawAuditRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn audit_rows(rows: Vec<RawAuditRow>) -> Vec<AuditRow> {
+    rows.into_iter()
+        .map(|(seq, entry, prev_hash, entry_hash, signature)| AuditRow {
+            seq,
+            entry,
+            prev_hash,
+            entry_hash,
+            signature,
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 use crate::audit::open_audit;
 use crate::conversation::plant_staff_note;
 use crate::on_both;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, new_report, ok};
 use bisik::crypto::SecretKey32;
 use bisik::crypto::header::{ReportHeader, key_commitment};
 use bisik::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
@@ -67,26 +67,6 @@ async fn enrolled(desk: &Store, name: &str, role: &str) -> Staff {
         x25519: RecipientKey::from_bytes(&x_pub).unwrap(),
         ed25519,
     }
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The report just submitted (the newest id not in `before`).
-async fn new_report(app: &TestApp, before: &[String]) -> ReportId {
-    let id = app
-        .report_ids()
-        .await
-        .into_iter()
-        .find(|i| !before.contains(i))
-        .unwrap();
-    ReportId::parse(&id).unwrap()
 }
 
 /// Whether `s` holds a wrap of `id`'s K_r that opens to the K_r the header commits to.

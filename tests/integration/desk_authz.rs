@@ -22,6 +22,8 @@ enum Who {
     AnyRole,
     /// Admin only.
     Admin,
+    /// Supervisors and admins (the audit page).
+    Auditor,
     /// Only a session in the first-login stage (no Full session of any role).
     EnrolStage,
 }
@@ -58,6 +60,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::ACCOUNTS, Who::Admin, true),
     ep("POST", paths::ACCOUNT_RESET, Who::Admin, true),
     ep("POST", paths::ACCOUNT_DISABLE, Who::Admin, true),
+    ep("GET", paths::AUDIT, Who::Auditor, false),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
 
@@ -90,6 +93,7 @@ fn allowed(e: &Endpoint, role: &str, s: State) -> bool {
         Who::Public => return true,
         Who::AnyRole => true,
         Who::Admin => role == "admin",
+        Who::Auditor => role == "admin" || role == "supervisor",
         Who::EnrolStage => false,
     };
     role_ok

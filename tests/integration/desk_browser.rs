@@ -2,8 +2,8 @@
 //! a supervisor account, and the supervisor's first login sets a password, enrols TOTP (the
 //! code computed here from the secret the page shows as text) and shows the key fingerprint.
 //!
-//! The steps 4 and 5 (`bisik keys certify --user`, then the audit head at the next
-//! login) belong to helper "audit" and are added to this test with that work.
+//! Then (steps 4 and 5) `bisik keys certify --user` runs as a process with that fingerprint, and
+//! the supervisor logs in again and sees the audit head, equal to `bisik audit checkpoint`.
 
 use crate::browser::{Browser, BrowserOpts};
 use crate::on_both;
@@ -30,8 +30,15 @@ async fn wait_for(br: &Browser, css: &str) {
     panic!("{css} did not appear:\n{}", br.source().await);
 }
 
-/// Logs in with a one-time password and enrols on the page; returns the fingerprint shown.
-async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw: &str) -> String {
+/// Logs in with a one-time password and enrols on the page; returns the fingerprint shown and
+/// the TOTP secret.
+async fn first_login(
+    br: &Browser,
+    app: &TestApp,
+    name: &str,
+    one_time: &str,
+    pw: &str,
+) -> (String, Vec<u8>) {
     br.goto(&app.desk_url("/login")).await;
     assert!(br.source().await.contains("translate=\"no\""));
     br.fill("#username", name).await;
@@ -64,7 +71,7 @@ async fn first_login(br: &Browser, app: &TestApp, name: &str, one_time: &str, pw
         .await;
     br.click("#enrol").await;
     wait_for(br, "#fingerprint").await;
-    br.text("#fingerprint").await
+    (br.text("#fingerprint").await, secret)
 }
 
 async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
@@ -79,7 +86,7 @@ async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
         return;
     };
     let ot = app.one_time_password("admin");
-    let fp = first_login(&br, &app, "admin", &ot, "admin-kapal-gunung-pisang").await;
+    let (fp, _) = first_login(&br, &app, "admin", &ot, "admin-kapal-gunung-pisang").await;
     assert_eq!(fp.split(' ').count(), 8);
 
     // 1. The admin creates a supervisor.
@@ -95,7 +102,7 @@ async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
     assert!(br.source().await.contains("Anda telah keluar"));
 
     // 2-3. The supervisor's first login: password, TOTP, and the fingerprint shows.
-    let fp = first_login(&br, &app, "koordinator1", &sup_ot, crate::desk::STRONG).await;
+    let (fp, secret) = first_login(&br, &app, "koordinator1", &sup_ot, crate::desk::STRONG).await;
     let desk = app.desk_store().await;
     let (x,): (Vec<u8>,) = sqlx::query_as(
         "SELECT x25519_public FROM staff_keys k JOIN staff s ON s.id = k.staff_id WHERE s.username = 'koordinator1' AND k.active = 1",
@@ -109,7 +116,30 @@ async fn admin_creates_a_supervisor_who_enrols_in_the_browser(b: Backend) {
     br.goto(&app.desk_url("/")).await;
     wait_for(&br, "#fingerprint").await;
     assert_eq!(br.text("#fingerprint").await, fp);
-    // 4-5 (helper "audit"): `bisik keys certify --user koordinator1` compares this fingerprint
-    // and signs the list; the supervisor then logs in again and sees the audit head.
+    // 4. `bisik keys certify --user` compares this fingerprint and signs the list.
+    crate::support::ok(&app.cli(
+        &[
+            "keys",
+            "certify",
+            "--user",
+            "koordinator1",
+            "--fingerprint",
+            &fp,
+        ],
+        &app.passphrase(),
+    ));
+    // 5. The supervisor logs in again and sees the audit head, as the logbook line prints it.
+    br.click("form[action=\"/logout\"] button").await;
+    wait_for(&br, "#login").await;
+    br.fill("#username", "koordinator1").await;
+    br.fill("#password", crate::desk::STRONG).await;
+    // The next step: enrolment used this one, and the server accepts ±1 step.
+    br.fill("#totp", &bisik::desk::totp::code_at(&secret, now() + 30))
+        .await;
+    br.click("#login").await;
+    wait_for(&br, "#audit-head").await;
+    let head = br.text("#audit-head").await;
+    let printed = crate::support::ok(&app.cli(&["audit", "checkpoint"], ""));
+    assert_eq!(head, printed.trim());
     br.close().await;
 }

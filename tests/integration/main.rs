@@ -26,6 +26,9 @@ mod cli;
 mod conversation;
 /// The case desk: accounts, enrolment, TOTP login, sessions, back-off, the admin who cannot read.
 mod desk;
+/// The desk's glue: logins, logouts and account changes audited; disabling a supervisor
+/// (CLI or admin page) stops the next tip.
+mod desk_audit;
 /// The desk's authorization matrix, listener separation and log hygiene.
 mod desk_authz;
 /// The desk in headless Chromium: an admin makes a supervisor who enrols.

@@ -640,3 +640,24 @@ pub async fn start_with_config_on(
     let app = TestApp::start_with(backend, opts).await;
     (app, dir)
 }
+
+/// The stdout of a CLI run that must succeed (its stderr otherwise).
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The report just submitted (the newest id not in `before`).
+pub async fn new_report(app: &TestApp, before: &[String]) -> bisik::domain::ReportId {
+    let id = app
+        .report_ids()
+        .await
+        .into_iter()
+        .find(|i| !before.contains(i))
+        .unwrap();
+    bisik::domain::ReportId::parse(&id).unwrap()
+}
