@@ -279,6 +279,16 @@ BEGIN
         GRANT SELECT, INSERT, DELETE ON public.recipient_revocations TO bisik_desk;
     END IF;
 
+    -- staff_certificates (migration 0006): investigators certified by a supervisor, published
+    -- for the intake, which reads them to trust chain heads those investigators sign. The intake
+    -- can neither add nor remove one (a planted row would still need a listed supervisor's
+    -- signature); the desk adds one when a supervisor first shares a report with an
+    -- investigator and deletes it when the investigator is reset or disabled.
+    IF to_regclass('public.staff_certificates') IS NOT NULL THEN
+        GRANT SELECT (ed25519_fp, certificate, sig) ON public.staff_certificates TO bisik_intake;
+        GRANT SELECT, INSERT, DELETE ON public.staff_certificates TO bisik_desk;
+    END IF;
+
     -- Schema desk: add and read on every table, audit_log included.
     FOR t IN
         SELECT tablename FROM pg_tables

@@ -513,9 +513,12 @@ async fn recover(
                 };
                 messages.push(json!({"seq": it.seq, "from": from, "body": m.body, "day": m.day}));
             }
-            ItemKind::Note => {
-                notes.push(json!({"seq": it.seq, "plain": String::from_utf8_lossy(&plain)}))
-            }
+            // The desk seals a note like a message (text and day); anything else that the
+            // chain vouches for is shown as its raw text.
+            ItemKind::Note => notes.push(match serde_json::from_slice::<MessagePlain>(&plain) {
+                Ok(m) => json!({"seq": it.seq, "body": m.body, "day": m.day}),
+                Err(_) => json!({"seq": it.seq, "plain": String::from_utf8_lossy(&plain)}),
+            }),
         }
     }
     // Newest first, as everywhere else a conversation is shown; `seq` gives the chain order.

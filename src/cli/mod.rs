@@ -363,12 +363,19 @@ async fn desk_state(
     // there, where the intake reads it with every new tip.
     let reports = connect(cfg, Schema::Reports).await?;
     let audit = crate::desk::audit::Audit::open(store.clone(), &cfg.keys_dir).await?;
+    // Absent before `keys init`; a pinned key that is present but unreadable is an error.
+    let public = if keyfiles::initialised(&cfg.keys_dir) {
+        Some(keyfiles::PublicKeys::load(&cfg.keys_dir)?)
+    } else {
+        None
+    };
     Ok(crate::desk::DeskState::new(
         cfg.clone(),
         store,
         reports,
         audit,
         pepper,
+        public,
     ))
 }
 

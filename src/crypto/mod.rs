@@ -8,6 +8,7 @@
 //! which the intake never imports (invariant I3).
 
 pub mod canon;
+pub mod certificate;
 pub mod chain;
 pub mod code;
 pub mod envelope;

@@ -3,7 +3,7 @@
 //!
 //! - [`grant_from_escrow`]: opens a report's K_r (and a K_s the audit log vouches for) with the
 //!   escrow key and wraps them to a certified staff member.
-//! - [`revoke_supervisor`]: needs no offline key, because removing a recipient only narrows
+//! - [`revoke_staff`]: needs no offline key, because removing a recipient only narrows
 //!   access. It records the removal in the reports database, where the intake reads it with every
 //!   new tip, so the supervisor stops receiving new tips at once, and in the audit log. Putting
 //!   them back takes a new ceremony. A revocation is only as strong as the database and its
@@ -14,6 +14,7 @@
 
 use super::audit::{Audit, AuditError, Certified, Event, Signer};
 use super::report_keys::vouched_staff_key;
+use crate::crypto::chain::signer_fingerprint;
 use crate::crypto::header::key_commitment;
 use crate::crypto::primitives::SecretKey32;
 use crate::crypto::recipients::SignedRecipientList;
@@ -99,13 +100,15 @@ pub async fn grant_from_escrow(
     })
 }
 
-/// Stops `staff` receiving new tips at once, without the offline key: every X25519 key of theirs
-/// in the desk store (current and retired) is recorded as revoked in the reports database, which
-/// the intake reads with every new report, and the audit log records a `revoked` entry, after
-/// which their signing key signs nothing more. Call it when a supervisor is reset or disabled
-/// (before the reset retires their key), with the acting admin as `signer`. Returns how many keys
-/// were revoked.
-pub async fn revoke_supervisor(
+/// Stops `staff` receiving and signing anything new, without the offline key: every X25519 key
+/// of theirs in the desk store (current and retired) is recorded as revoked in the reports
+/// database, which the intake reads with every new report (so a supervisor gets no wrap of the
+/// next tip), every investigator certificate published for their Ed25519 keys is withdrawn (so the
+/// intake stops trusting chain heads they sign), and the audit log records a `revoked` entry,
+/// after which their signing key signs nothing more. Call it when a certified account is reset or
+/// disabled (before the reset retires their key), with the acting admin as `signer`. Returns how
+/// many keys were revoked.
+pub async fn revoke_staff(
     reports: &Store,
     desk: &Store,
     audit: &Audit,
@@ -115,6 +118,13 @@ pub async fn revoke_supervisor(
     let day = today();
     let mut n = 0;
     for k in desk.staff_keys_of(&staff.to_string()).await? {
+        if let Ok(ed) = <[u8; 32]>::try_from(k.ed25519_public.as_slice())
+            && let Ok(vk) = VerifyingKey::from_bytes(&ed)
+        {
+            reports
+                .withdraw_certificate(&hex::encode(signer_fingerprint(&vk)))
+                .await?;
+        }
         let Ok(rk) = RecipientKey::from_bytes(&k.x25519_public) else {
             continue;
         };
@@ -134,7 +144,7 @@ pub async fn archive_list(desk: &Store, list: &SignedRecipientList) -> Result<()
 }
 
 /// An account change, recorded the same way from `bisik user` and the admin pages: a reset or
-/// disabled supervisor is revoked first ([`revoke_supervisor`], while their keys are still the
+/// disabled supervisor or investigator is revoked first ([`revoke_staff`], while their keys are still the
 /// active ones, so a reset's retired key is among those revoked), then the change itself is
 /// appended (`created`, `password_reset`, `disabled`). `signer` is the acting admin (whose key is
 /// never certified, so the service key signs in their name) or the service key for the CLI.
@@ -149,8 +159,10 @@ pub async fn record_account_change(
 ) -> Result<(), AuditError> {
     let staff = StaffId::parse(&account.id)
         .ok_or_else(|| AuditError::Keys("a staff id is not a UUID".into()))?;
-    if account.role == "supervisor" && matches!(change, "password_reset" | "disabled") {
-        revoke_supervisor(reports, desk, audit, signer, staff).await?;
+    if matches!(account.role.as_str(), "supervisor" | "investigator")
+        && matches!(change, "password_reset" | "disabled")
+    {
+        revoke_staff(reports, desk, audit, signer, staff).await?;
     }
     audit
         .append(

@@ -29,7 +29,9 @@ pub mod keys;
 pub mod login;
 pub mod pages;
 pub mod report_keys;
+pub mod report_pages;
 pub mod session;
+pub mod sharing;
 pub mod text;
 pub mod totp;
 
@@ -55,6 +57,9 @@ pub struct DeskState {
     pub audit: audit::Audit,
     /// Live sessions.
     pub sessions: Arc<session::Sessions>,
+    /// The pinned public keys from keys/ (intake, escrow, organisation), `None` before
+    /// `bisik keys init`: then nothing can be opened or shared yet.
+    pub public: Option<crate::keyfiles::PublicKeys>,
     pepper: Arc<SecretKey32>,
     kdf: Bounded,
     dummy_salt: [u8; 16],
@@ -69,6 +74,7 @@ impl DeskState {
         reports: Store,
         audit: audit::Audit,
         pepper: SecretKey32,
+        public: Option<crate::keyfiles::PublicKeys>,
     ) -> Arc<Self> {
         let d = &cfg.desk;
         let sessions = Arc::new(session::Sessions::new(
@@ -93,11 +99,32 @@ impl DeskState {
             reports,
             audit,
             sessions,
+            public,
             pepper: Arc::new(pepper),
             kdf,
             dummy_salt: keys::new_salt(),
             unknown_names: Mutex::new(HashMap::new()),
         })
+    }
+}
+
+impl DeskState {
+    fn pinned(&self) -> Result<&crate::keyfiles::PublicKeys, sharing::ShareError> {
+        self.public.as_ref().ok_or_else(|| {
+            sharing::ShareError::Internal(
+                "keys/ holds no pinned public keys yet: run `bisik keys init`".into(),
+            )
+        })
+    }
+
+    /// The pinned intake key, which signs every report header and the reporter's chain heads.
+    pub fn intake_key(&self) -> Result<ed25519_dalek::VerifyingKey, sharing::ShareError> {
+        Ok(self.pinned()?.intake)
+    }
+
+    /// The pinned escrow key, to which every K_s is also wrapped.
+    pub fn escrow_key(&self) -> Result<crate::crypto::wrap::RecipientKey, sharing::ShareError> {
+        Ok(self.pinned()?.escrow.clone())
     }
 }
 
@@ -130,8 +157,16 @@ pub mod paths {
     pub const STYLE: &str = "/desk.css";
     /// The audit log, newest first (GET). Supervisors; admins see account events only.
     pub const AUDIT: &str = "/audit";
+    /// Share a report with an investigator or supervisor (POST). Certified supervisors.
+    pub const REPORT_SHARE: &str = "/reports/share";
+    /// Remove an investigator's access to a report (POST). Certified supervisors.
+    pub const REPORT_UNSHARE: &str = "/reports/unshare";
+    /// A message to the reporter (POST). Supervisors and investigators holding the report.
+    pub const REPORT_MESSAGE: &str = "/reports/message";
+    /// An internal note (POST). Supervisors and investigators holding the report.
+    pub const REPORT_NOTE: &str = "/reports/note";
     /// All of them.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 15] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -143,6 +178,10 @@ pub mod paths {
         ME,
         STYLE,
         AUDIT,
+        REPORT_SHARE,
+        REPORT_UNSHARE,
+        REPORT_MESSAGE,
+        REPORT_NOTE,
     ];
 }
 
@@ -207,6 +246,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::AUDIT)
             .route(web::get().to(pages::audit_log))
             .default_service(method_not_allowed("GET")),
+    );
+    cfg.service(
+        web::resource(paths::REPORT_SHARE)
+            .route(web::post().to(report_pages::share))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_UNSHARE)
+            .route(web::post().to(report_pages::unshare))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_MESSAGE)
+            .route(web::post().to(report_pages::message))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_NOTE)
+            .route(web::post().to(report_pages::note))
+            .default_service(method_not_allowed("POST")),
     );
     cfg.default_service(web::to(not_found));
 }

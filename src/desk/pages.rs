@@ -51,7 +51,7 @@ impl Base {
         }
     }
 
-    fn of(a: &Authed) -> Base {
+    pub(crate) fn of(a: &Authed) -> Base {
         Base {
             nav_user: Some(a.current.username.clone()),
             nav_admin: a.current.role == Role::Admin,
@@ -139,7 +139,7 @@ struct MessagePage {
     base: Base,
 }
 
-fn render(status: StatusCode, t: &impl Template) -> HttpResponse {
+pub(crate) fn render(status: StatusCode, t: &impl Template) -> HttpResponse {
     match t.render() {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

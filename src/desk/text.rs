@@ -123,3 +123,87 @@ pub const INTERNAL: Text = t(
     "Terjadi kesalahan di server. Coba lagi.",
     "Something went wrong on the server. Try again.",
 );
+
+/// A report id that is not a report id.
+pub const BAD_REPORT_ID: Text = t(
+    "Nomor laporan tidak valid.",
+    "That is not a valid report number.",
+);
+/// No such report, or none this person can open: the same words.
+pub const NO_REPORT: Text = t(
+    "Laporan tidak ditemukan, atau tidak dibagikan kepada Anda.",
+    "No such report, or it has not been shared with you.",
+);
+/// The session holds no unlocked keys, or the account has none.
+pub const NO_KEYS: Text = t(
+    "Akun Anda belum memiliki kunci. Masuk lagi, lalu coba lagi.",
+    "Your account has no keys yet. Log in again, then try again.",
+);
+/// The acting key is not certified.
+pub const NOT_CERTIFIED: Text = t(
+    "Kunci Anda belum disertifikasi, jadi Anda belum dapat bertindak atas laporan.",
+    "Your key is not certified yet, so you cannot act on reports.",
+);
+/// Share or unshare with a name that is no account.
+pub const NO_ACCOUNT: Text = t("Akun itu tidak ada.", "There is no such account.");
+/// Share with a disabled account.
+pub const ACCOUNT_IS_DISABLED: Text = t("Akun itu dinonaktifkan.", "That account is disabled.");
+/// Share with oneself.
+pub const SHARE_SELF: Text = t(
+    "Anda tidak dapat membagikan laporan kepada diri sendiri.",
+    "You cannot share a report with yourself.",
+);
+/// The target has not logged in for the first time.
+pub const TARGET_NOT_ENROLLED: Text = t(
+    "Akun itu belum login pertama kali, jadi belum memiliki kunci.",
+    "That account has not logged in for the first time, so it has no keys yet.",
+);
+/// Sharing with a supervisor the ceremony has not certified.
+pub const TARGET_NOT_CERTIFIED: Text = t(
+    "Koordinator itu belum disertifikasi dengan upacara kunci (bisik keys certify).",
+    "That supervisor has not been certified in the key ceremony (bisik keys certify).",
+);
+/// Sharing with an admin.
+pub const SHARE_ADMIN: Text = t(
+    "Admin tidak pernah menerima laporan.",
+    "Admins never receive reports.",
+);
+/// Unsharing a supervisor.
+pub const UNSHARE_ONLY_INVESTIGATORS: Text = t(
+    "Hanya akses petugas yang dapat dicabut di sini.",
+    "Only an investigator's access can be removed here.",
+);
+/// An empty message or note.
+pub const TEXT_EMPTY: Text = t("Teks tidak boleh kosong.", "The text must not be empty.");
+/// A message or note over the limit.
+pub const TEXT_TOO_LONG: Text = t(
+    "Teks terlalu panjang (paling banyak 5.000 karakter).",
+    "The text is too long (at most 5,000 characters).",
+);
+/// The report has a K_s this person holds no wrap of.
+pub const NO_STAFF_KEY_WRAP: Text = t(
+    "Anda belum menerima kunci catatan internal laporan ini. Minta koordinator membagikannya lagi.",
+    "You have not received this report's internal-notes key. Ask the supervisor to share it again.",
+);
+/// A report failed an integrity check.
+pub const REPORT_TAMPERED: Text = t(
+    "PERINGATAN: laporan ini gagal pemeriksaan keutuhan dan mungkin telah diubah. Beri tahu koordinator; rinciannya ada di log server.",
+    "WARNING: this report failed an integrity check and may have been altered. Tell the supervisor; the server log has the details.",
+);
+/// Shared.
+pub const SHARED: Text = t("Laporan telah dibagikan.", "The report has been shared.");
+/// Unshared.
+pub const UNSHARED: Text = t(
+    "Akses petugas ke laporan ini telah dicabut.",
+    "The investigator's access to this report has been removed.",
+);
+/// A message to the reporter was sealed and stored.
+pub const MESSAGE_SENT: Text = t(
+    "Pesan terkirim. Pelapor akan melihatnya saat memeriksa laporan dengan kodenya.",
+    "Message sent. The reporter will see it when they check the report with their code.",
+);
+/// A note was sealed and stored.
+pub const NOTE_SAVED: Text = t(
+    "Catatan internal disimpan. Pelapor tidak pernah melihatnya.",
+    "Internal note saved. The reporter never sees it.",
+);

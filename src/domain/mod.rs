@@ -83,6 +83,10 @@ impl StaffId {
     pub fn parse(s: &str) -> Option<Self> {
         uuid::Uuid::parse_str(s).ok().map(StaffId)
     }
+    /// The 16 bytes, for signed structures.
+    pub fn bytes(&self) -> [u8; 16] {
+        *self.0.as_bytes()
+    }
 }
 
 impl Default for StaffId {

@@ -24,12 +24,21 @@ pub struct Current {
     pub epoch: u64,
     /// Supervisor keys.
     pub keys: Vec<RecipientKey>,
+    /// The same supervisors' Ed25519 keys (those the list names), which the intake trusts to
+    /// sign chain heads and investigator certificates ([`super::chain`]).
+    pub signers: Vec<VerifyingKey>,
+    /// Fingerprints (hex) of the X25519 keys the desk has revoked, as read for this call.
+    pub revoked: Vec<String>,
 }
+
+/// The accepted list as cached: epoch, expiry, and each recipient's X25519 key with the
+/// Ed25519 key listed beside it (none for a list signed before the desk made one).
+type Accepted = (u64, u64, Vec<(RecipientKey, Option<VerifyingKey>)>);
 
 #[derive(Default)]
 struct Cache {
     stamp: Option<[u8; 32]>,
-    accepted: Option<(u64, u64, Vec<RecipientKey>)>,
+    accepted: Option<Accepted>,
     expired_logged: bool,
 }
 
@@ -68,11 +77,20 @@ impl Recipients {
             return c;
         }
         match store.revoked_recipients().await {
-            Ok(revoked) => c
-                .keys
-                .retain(|k| !revoked.contains(&hex::encode(k.fingerprint()))),
+            Ok(revoked) => {
+                let listed = self.listed_pairs().await;
+                c.keys
+                    .retain(|k| !revoked.contains(&hex::encode(k.fingerprint())));
+                c.signers = listed
+                    .into_iter()
+                    .filter(|(x, _)| c.keys.contains(x))
+                    .filter_map(|(_, ed)| ed)
+                    .collect();
+                c.revoked = revoked;
+            }
             Err(e) => {
-                // Fail closed: a tip wrapped to escrow only is still taken and recoverable.
+                // Fail closed: a tip wrapped to escrow only is still taken and recoverable, and
+                // no staff head is trusted until the revocations can be read again.
                 tracing::error!(
                     "cannot read recipient revocations ({e}); this report is wrapped to the escrow key only"
                 );
@@ -96,7 +114,8 @@ impl Recipients {
         match &c.accepted {
             Some((epoch, expires, keys)) if now() < *expires => Current {
                 epoch: *epoch,
-                keys: keys.clone(),
+                keys: keys.iter().map(|(x, _)| x.clone()).collect(),
+                ..Current::default()
             },
             Some((epoch, _, _)) => {
                 if !c.expired_logged {
@@ -111,7 +130,14 @@ impl Recipients {
         }
     }
 
-    async fn load(&self, store: &Store) -> Option<(u64, u64, Vec<RecipientKey>)> {
+    /// The cached list's (X25519, Ed25519) pairs, as [`Recipients::listed`] last loaded them;
+    /// the caller filters them by what `listed` returned (expiry) and the revocations.
+    async fn listed_pairs(&self) -> Vec<(RecipientKey, Option<VerifyingKey>)> {
+        let c = self.cache.lock().await;
+        c.accepted.as_ref().map(|a| a.2.clone()).unwrap_or_default()
+    }
+
+    async fn load(&self, store: &Store) -> Option<Accepted> {
         let list: SignedRecipientList = match keyfiles::read_recipients(&self.dir) {
             Ok(Some(l)) => l,
             Ok(None) => {
@@ -165,7 +191,20 @@ impl Recipients {
                     recipients = keys.len(),
                     "recipient list accepted"
                 );
-                Some((l.epoch, l.expires_at, keys))
+                // A malformed Ed25519 field only costs that supervisor the intake's trust in
+                // the heads they sign; their wraps stay (the list verified as a whole).
+                let pairs = keys
+                    .into_iter()
+                    .zip(&l.recipients)
+                    .map(|(x, r)| {
+                        let ed = hex::decode(&r.ed25519)
+                            .ok()
+                            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                            .and_then(|b| VerifyingKey::from_bytes(&b).ok());
+                        (x, ed)
+                    })
+                    .collect();
+                Some((l.epoch, l.expires_at, pairs))
             }
             Err(e) => {
                 tracing::error!(

@@ -176,6 +176,92 @@ impl Store {
         Ok(())
     }
 
+    /// Reports database: removes every wrap of report `id` to the recipients `fps` (hex
+    /// fingerprints): an unassignment. Returns how many were removed.
+    pub async fn remove_wraps(
+        &self,
+        id: crate::domain::ReportId,
+        fps: &[String],
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for fp in fps {
+            n += sqlx::query("DELETE FROM report_wraps WHERE report_id = $1 AND recipient_fp = $2")
+                .bind(id.to_string())
+                .bind(fp)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// Reports database: sets the plaintext assignee column (a staff id, or none). Only for
+    /// sorting and filtering: access is decided by wraps, never by this column.
+    pub async fn set_assignee(
+        &self,
+        id: crate::domain::ReportId,
+        staff: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE reports SET assignee = $1 WHERE id = $2")
+            .bind(staff)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reports database: clears the assignee column when it names `staff`.
+    pub async fn clear_assignee(
+        &self,
+        id: crate::domain::ReportId,
+        staff: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE reports SET assignee = NULL WHERE id = $1 AND assignee = $2")
+            .bind(id.to_string())
+            .bind(staff)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reports database: publishes an investigator certificate for the intake (migration 0006);
+    /// an existing one for the same key is kept.
+    pub async fn publish_certificate(
+        &self,
+        ed25519_fp: &str,
+        certificate: &[u8],
+        sig: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO staff_certificates (ed25519_fp, certificate, sig) VALUES ($1, $2, $3) \
+             ON CONFLICT (ed25519_fp) DO NOTHING",
+        )
+        .bind(ed25519_fp)
+        .bind(certificate)
+        .bind(sig)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reports database: withdraws the certificate of the Ed25519 key `ed25519_fp`.
+    pub async fn withdraw_certificate(&self, ed25519_fp: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM staff_certificates WHERE ed25519_fp = $1")
+            .bind(ed25519_fp)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reports database: every published certificate as (certificate, signature), unverified.
+    pub async fn staff_certificates(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT certificate, sig FROM staff_certificates ORDER BY ed25519_fp")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
+    }
+
     /// Reports database: stores a new report key K_s in one transaction: its wraps and the
     /// signed statement vouching for it. `Ok(false)` when the report already has one (another
     /// staff member created it first): nothing is stored and the caller uses theirs.

@@ -6,7 +6,7 @@ use bisik::crypto::SecretKey32;
 use bisik::crypto::header::{ReportHeader, key_commitment};
 use bisik::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
 use bisik::desk::audit::Signer;
-use bisik::desk::certify::revoke_supervisor;
+use bisik::desk::certify::revoke_staff;
 use bisik::desk::report_keys::{Acting, append_staff_item, create_staff_key, vouched_staff_key};
 use bisik::domain::{Direction, ItemKind, ReportId, StaffId, today};
 use bisik::items::chain::Append;
@@ -185,7 +185,7 @@ async fn certify_user_grants_and_revocation_stops_the_next_tip(b: Backend) {
 
     // Revocation without the offline key: the very next tip is not wrapped to them.
     let audit = open_audit(&app).await;
-    let n = revoke_supervisor(
+    let n = revoke_staff(
         &store,
         &desk,
         &audit,

@@ -80,7 +80,7 @@ async fn page(app: &TestApp, code: &str, page: u32) -> Value {
     r.json().await.unwrap()
 }
 
-fn bodies(v: &Value) -> Vec<String> {
+pub fn bodies(v: &Value) -> Vec<String> {
     v["messages"]
         .as_array()
         .unwrap()

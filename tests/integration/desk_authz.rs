@@ -26,6 +26,10 @@ enum Who {
     Auditor,
     /// Only a session in the first-login stage (no Full session of any role).
     EnrolStage,
+    /// Supervisors only (sharing).
+    Supervisor,
+    /// Staff who can hold reports: supervisors and investigators, never admins.
+    Holder,
 }
 
 struct Endpoint {
@@ -61,6 +65,10 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::ACCOUNT_RESET, Who::Admin, true),
     ep("POST", paths::ACCOUNT_DISABLE, Who::Admin, true),
     ep("GET", paths::AUDIT, Who::Auditor, false),
+    ep("POST", paths::REPORT_SHARE, Who::Supervisor, true),
+    ep("POST", paths::REPORT_UNSHARE, Who::Supervisor, true),
+    ep("POST", paths::REPORT_MESSAGE, Who::Holder, true),
+    ep("POST", paths::REPORT_NOTE, Who::Holder, true),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
 
@@ -95,6 +103,8 @@ fn allowed(e: &Endpoint, role: &str, s: State) -> bool {
         Who::Admin => role == "admin",
         Who::Auditor => role == "admin" || role == "supervisor",
         Who::EnrolStage => false,
+        Who::Supervisor => role == "supervisor",
+        Who::Holder => role == "supervisor" || role == "investigator",
     };
     role_ok
         && match s {
@@ -125,6 +135,15 @@ fn fields(e: &Endpoint, n: usize) -> Vec<(String, String)> {
         p if p == paths::ACCOUNT_RESET || p == paths::ACCOUNT_DISABLE => {
             vec![f("username", "korban".into())]
         }
+        // A report id that is none: an allowed cell gets 400 and changes nothing.
+        p if p == paths::REPORT_SHARE || p == paths::REPORT_UNSHARE => vec![
+            f("report", "bukan-nomor-laporan".into()),
+            f("username", "petugas1".into()),
+        ],
+        p if p == paths::REPORT_MESSAGE || p == paths::REPORT_NOTE => vec![
+            f("report", "bukan-nomor-laporan".into()),
+            f("body", "pertanyaan".into()),
+        ],
         p if p == paths::ENROL => vec![
             f("new_password", crate::desk::STRONG.into()),
             f("confirm", crate::desk::STRONG.into()),

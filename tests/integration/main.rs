@@ -59,3 +59,6 @@ mod recipients;
 mod reporter_channel;
 /// Submit, follow up, message, recover offline; tampering is caught (issue: Core, round trip).
 mod round_trip;
+/// I5 inside the desk: a supervisor certifies and shares, an investigator asks, the reporter
+/// answers through the intake, the first note makes K_s, unsharing takes it back (issue 6).
+mod sharing;

@@ -1,0 +1,173 @@
+//! The desk's report actions as form posts (issue 6: sharing with investigators and
+//! supervisors; the first staff-only item, which makes K_s). Each works without JavaScript and,
+//! with a bearer token instead of the cookie, for API clients; the inbox and report pages of
+//! part 2 (issue 7) put these forms beside each report. The work itself is in
+//! [`super::sharing`]; this file decides who may enter and what the answer says.
+
+use super::DeskState;
+use super::accounts::Role;
+use super::pages::{Base, Need, authed, render};
+use super::session::Stage;
+use super::sharing::{self, ShareError, Writing};
+use super::text::{self, Text};
+use crate::domain::ReportId;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+/// A certified supervisor's change (share, unshare).
+const SUPERVISOR_CHANGE: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Supervisor],
+    change: true,
+};
+/// A change by staff who can hold reports (supervisors and investigators; never admins).
+const STAFF_CHANGE: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Supervisor, Role::Investigator],
+    change: true,
+};
+
+#[derive(Template)]
+#[template(path = "desk/outcome.html")]
+struct OutcomePage {
+    base: Base,
+}
+
+fn outcome(mut base: Base, r: Result<Text, ShareError>) -> HttpResponse {
+    let status = match r {
+        Ok(t) => {
+            base.notice = Some(t);
+            StatusCode::OK
+        }
+        Err(ShareError::NotFound(t)) => {
+            base.error = Some(t);
+            StatusCode::NOT_FOUND
+        }
+        Err(ShareError::Refused(t)) => {
+            base.error = Some(t);
+            if t == text::NOT_CERTIFIED {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            }
+        }
+        Err(ShareError::Tampered(why)) => {
+            tracing::error!("desk: a report failed an integrity check: {why}");
+            base.error = Some(text::REPORT_TAMPERED);
+            StatusCode::CONFLICT
+        }
+        Err(ShareError::Internal(why)) => {
+            tracing::error!("desk: a report action failed: {why}");
+            base.error = Some(text::INTERNAL);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    render(status, &OutcomePage { base })
+}
+
+fn report_id(s: &str) -> Result<ReportId, ShareError> {
+    ReportId::parse(s.trim()).ok_or(ShareError::Refused(text::BAD_REPORT_ID))
+}
+
+/// Share or unshare: which report, with whom.
+#[derive(Deserialize)]
+pub struct ShareForm {
+    csrf: Option<String>,
+    report: String,
+    username: String,
+}
+
+async fn share_or_unshare(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<ShareForm>,
+    share: bool,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, SUPERVISOR_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(&f.report)?;
+        if share {
+            sharing::share(&st, &a, id, &f.username).await?;
+            Ok(text::SHARED)
+        } else {
+            sharing::unshare(&st, &a, id, &f.username).await?;
+            Ok(text::UNSHARED)
+        }
+    }
+    .await;
+    outcome(Base::of(&a), r)
+}
+
+/// POST /reports/share (supervisor): share a report with an investigator (certifying them with
+/// the supervisor's key the first time) or with another certified supervisor.
+pub async fn share(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<ShareForm>,
+) -> HttpResponse {
+    share_or_unshare(req, st, form, true).await
+}
+
+/// POST /reports/unshare (supervisor): remove an investigator's access.
+pub async fn unshare(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<ShareForm>,
+) -> HttpResponse {
+    share_or_unshare(req, st, form, false).await
+}
+
+/// A message or note: which report, what text.
+#[derive(Deserialize)]
+pub struct WriteForm {
+    csrf: Option<String>,
+    report: String,
+    body: String,
+}
+
+async fn write(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<WriteForm>,
+    what: Writing,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, STAFF_CHANGE, f.csrf.as_deref()).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(&f.report)?;
+        sharing::post(&st, &a, id, what, &f.body).await?;
+        Ok(match what {
+            Writing::Message => text::MESSAGE_SENT,
+            Writing::Note => text::NOTE_SAVED,
+        })
+    }
+    .await;
+    outcome(Base::of(&a), r)
+}
+
+/// POST /reports/message (supervisor, investigator): a message to the reporter.
+pub async fn message(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<WriteForm>,
+) -> HttpResponse {
+    write(req, st, form, Writing::Message).await
+}
+
+/// POST /reports/note (supervisor, investigator): an internal note; the first makes K_s.
+pub async fn note(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<WriteForm>,
+) -> HttpResponse {
+    write(req, st, form, Writing::Note).await
+}

@@ -1,0 +1,484 @@
+//! Opening a report as a staff member, sharing it, and writing to it (I5, I6).
+//!
+//! * [`open_report`]: a staff member's own wrap of K_r, opened with the X25519 key their session
+//!   unlocked, checked against the commitment in the intake-signed header; and K_s when the audit
+//!   chain vouches for it and they hold a wrap of it. No wrap means "no such report" (need to
+//!   know: an investigator learns nothing about reports not shared with them, not even that the
+//!   id exists).
+//! * [`share`]: a certified supervisor shares a report with an investigator or with another
+//!   certified supervisor. For an investigator not yet certified, the supervisor's session first
+//!   signs the certification with the supervisor's own key: the audit log records it (the desk's
+//!   source of truth), and a [`StaffCertificate`] is published in the reports database for the
+//!   intake, which otherwise could not trust the chain heads that investigator signs. Then K_r,
+//!   and K_s where it exists, are wrapped to the target's key.
+//! * [`unshare`]: deletes an investigator's wraps of the report. Their next request fails.
+//! * [`post`]: a message to the reporter (sealed under K_r) or an internal note (under K_s,
+//!   which the first note creates, [`super::report_keys::create_staff_key`]), appended to the
+//!   report's chain with a head signed by the writer's certified key.
+//!
+//! Every step is appended to the audit log *before* the change it records is stored, so a crash
+//! leaves at worst an entry for a change that did not happen, never a change without its entry.
+
+use super::DeskState;
+use super::audit::{Certification, Certified, Event, Signer};
+use super::keys::StaffKeys;
+use super::report_keys::{
+    Acting, ReportKeyError, append_staff_item, create_staff_key, vouched_staff_key,
+};
+use super::session::Authed;
+use super::text::{self, Text};
+use crate::crypto::SecretKey32;
+use crate::crypto::certificate::StaffCertificate;
+use crate::crypto::chain::signer_fingerprint;
+use crate::crypto::header::{ReportHeader, key_commitment};
+use crate::crypto::wrap::{Purpose, RecipientKey, wrap_to};
+use crate::domain::{Direction, ItemKind, ReportId, StaffId, Status, day_string, today};
+use crate::items::MessagePlain;
+use crate::items::chain::Append;
+use crate::store::{StaffKeyRow, StaffRow, StoreError};
+use crate::vault::unwrap::unwrap;
+use ed25519_dalek::VerifyingKey;
+use zeroize::Zeroizing;
+
+/// The longest message or note, in characters: the same bound the intake puts on a reporter's
+/// message, so a question always fits the reporter's follow-up page.
+pub const TEXT_MAX: usize = 5_000;
+
+/// Why a desk action on a report was refused.
+#[derive(Debug)]
+pub enum ShareError {
+    /// No such report, or none this person can open (the same answer): 404.
+    NotFound(Text),
+    /// A bad request or one this person may not make, with the reason: 400 or 403.
+    Refused(Text),
+    /// The report failed an integrity check (logged with the detail): 409.
+    Tampered(String),
+    /// The database or the audit log failed (logged): 500.
+    Internal(String),
+}
+
+impl From<StoreError> for ShareError {
+    fn from(e: StoreError) -> Self {
+        ShareError::Internal(e.to_string())
+    }
+}
+
+impl From<super::audit::AuditError> for ShareError {
+    fn from(e: super::audit::AuditError) -> Self {
+        ShareError::Internal(e.to_string())
+    }
+}
+
+impl From<ReportKeyError> for ShareError {
+    fn from(e: ReportKeyError) -> Self {
+        match e {
+            ReportKeyError::Refused(why) => ShareError::Tampered(why),
+            other => ShareError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A report's keys as one staff member opened them.
+pub struct Opened {
+    /// The reporter key.
+    pub k_r: SecretKey32,
+    /// The staff key, when the report has one the audit chain vouches for and this person
+    /// holds a wrap of it.
+    pub k_s: Option<SecretKey32>,
+    /// Whether the report has a vouched K_s at all (even one this person holds no wrap of).
+    pub has_k_s: bool,
+}
+
+fn recipient(row: &StaffKeyRow) -> Result<RecipientKey, ShareError> {
+    RecipientKey::from_bytes(&row.x25519_public)
+        .map_err(|_| ShareError::Internal("a stored X25519 key is invalid".into()))
+}
+
+fn ed25519(row: &StaffKeyRow) -> Result<VerifyingKey, ShareError> {
+    <[u8; 32]>::try_from(row.ed25519_public.as_slice())
+        .ok()
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| ShareError::Internal("a stored Ed25519 key is invalid".into()))
+}
+
+fn staff_id(s: &str) -> Result<StaffId, ShareError> {
+    StaffId::parse(s).ok_or_else(|| ShareError::Internal("a staff id is not a UUID".into()))
+}
+
+/// Opens report `id` with `keys`, the unlocked keys of staff member `staff` (their public
+/// halves are read from the desk store).
+pub async fn open_report(
+    st: &DeskState,
+    certified: &Certified,
+    staff: &str,
+    keys: &StaffKeys,
+    id: ReportId,
+) -> Result<Opened, ShareError> {
+    let intake = st.intake_key()?;
+    let mine = st
+        .store
+        .active_staff_key(staff)
+        .await?
+        .ok_or(ShareError::Refused(text::NO_KEYS))?;
+    let me = recipient(&mine)?;
+    let fp = hex::encode(me.fingerprint());
+    let row = st
+        .reports
+        .report(id)
+        .await?
+        .ok_or(ShareError::NotFound(text::NO_REPORT))?;
+    let wraps = st.reports.wraps(id).await?;
+    let find = |p: Purpose| {
+        wraps
+            .iter()
+            .find(|w| w.recipient_fp == fp && w.purpose == p.code())
+    };
+    // Need to know: without a wrap the report does not exist for this person.
+    let w = find(Purpose::ReporterKey).ok_or(ShareError::NotFound(text::NO_REPORT))?;
+    let rid = id.bytes();
+    let header = ReportHeader::verify(&row.header, &row.header_sig, &intake).map_err(|_| {
+        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
+    })?;
+    let k_r = unwrap(&keys.x25519, &me, &rid, Purpose::ReporterKey, &w.wrapped).map_err(|_| {
+        ShareError::Tampered("this staff member's wrap of K_r does not open".into())
+    })?;
+    if key_commitment(&rid, &k_r) != header.key_commitment {
+        return Err(ShareError::Tampered(
+            "K_r differs from the one committed in the signed header".into(),
+        ));
+    }
+    let statements = st.reports.key_statements(id).await?;
+    let vouched = vouched_staff_key(id, &wraps, &statements, certified, &intake)
+        .map_err(ShareError::Tampered)?;
+    let k_s = match (vouched, find(Purpose::StaffKey)) {
+        (Some(commitment), Some(w)) => {
+            let k =
+                unwrap(&keys.x25519, &me, &rid, Purpose::StaffKey, &w.wrapped).map_err(|_| {
+                    ShareError::Tampered("this staff member's wrap of K_s does not open".into())
+                })?;
+            if key_commitment(&rid, &k) != commitment {
+                return Err(ShareError::Tampered(
+                    "K_s differs from the one its signed statement commits to".into(),
+                ));
+            }
+            Some(k)
+        }
+        _ => None,
+    };
+    Ok(Opened {
+        k_r,
+        k_s,
+        has_k_s: vouched.is_some(),
+    })
+}
+
+/// The acting person's unlocked keys and their certified Ed25519 key, or a refusal: only a
+/// certified key may sign for a report (I5).
+fn acting(a: &Authed, certified: &Certified) -> Result<(StaffKeys, StaffId), ShareError> {
+    let keys = a
+        .unlocked_keys()
+        .ok_or(ShareError::Refused(text::NO_KEYS))?;
+    let me = staff_id(&a.current.staff_id)?;
+    match certified.active(&signer_fingerprint(&keys.ed25519.verifying_key())) {
+        Some(k) if k.staff == me => Ok((keys, me)),
+        _ => Err(ShareError::Refused(text::NOT_CERTIFIED)),
+    }
+}
+
+/// The account called `name`, or the refusal that names none.
+async fn account(st: &DeskState, name: &str) -> Result<StaffRow, ShareError> {
+    let name =
+        super::accounts::normalise_name(name).map_err(|_| ShareError::Refused(text::NO_ACCOUNT))?;
+    st.store
+        .staff_by_name(&name)
+        .await?
+        .ok_or(ShareError::Refused(text::NO_ACCOUNT))
+}
+
+/// The account `name` with its current keys, for sharing: enabled, enrolled, not `me`.
+async fn target(
+    st: &DeskState,
+    name: &str,
+    me: StaffId,
+) -> Result<(StaffRow, StaffKeyRow), ShareError> {
+    let row = account(st, name).await?;
+    if row.disabled {
+        return Err(ShareError::Refused(text::ACCOUNT_IS_DISABLED));
+    }
+    if staff_id(&row.id)? == me {
+        return Err(ShareError::Refused(text::SHARE_SELF));
+    }
+    let key = st
+        .store
+        .active_staff_key(&row.id)
+        .await?
+        .ok_or(ShareError::Refused(text::TARGET_NOT_ENROLLED))?;
+    Ok((row, key))
+}
+
+/// What [`share`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shared {
+    /// The investigator was certified by this share (their first).
+    pub certified_now: bool,
+    /// K_s was wrapped too.
+    pub k_s: bool,
+}
+
+/// A certified supervisor (`a`) shares report `id` with the account `name`: an investigator
+/// (certified by `a`'s key first, when they are not yet) or another certified supervisor.
+pub async fn share(
+    st: &DeskState,
+    a: &Authed,
+    id: ReportId,
+    name: &str,
+) -> Result<Shared, ShareError> {
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified)?;
+    let (row, key) = target(st, name, me).await?;
+    let to = recipient(&key)?;
+    let ed = ed25519(&key)?;
+    let them = staff_id(&row.id)?;
+    let signer = Signer::Staff {
+        id: me,
+        key: &keys.ed25519,
+    };
+    // Open first: a report this supervisor cannot open is not theirs to share.
+    let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let already = certified
+        .active(&signer_fingerprint(&ed))
+        .filter(|k| k.staff == them && k.x25519 == to.public);
+    let mut certified_now = false;
+    match (row.role.as_str(), already) {
+        ("investigator", Some(_)) => {}
+        ("investigator", None) => {
+            audit_certification(st, &signer, &keys, them, &ed, &to).await?;
+            certified_now = true;
+        }
+        ("supervisor", Some(k)) if k.role == "supervisor" => {}
+        ("supervisor", _) => return Err(ShareError::Refused(text::TARGET_NOT_CERTIFIED)),
+        _ => return Err(ShareError::Refused(text::SHARE_ADMIN)),
+    }
+    st.audit
+        .append(
+            &signer,
+            Event::Assigned {
+                report: id,
+                staff: them,
+            },
+        )
+        .await?;
+    let fp = hex::encode(to.fingerprint());
+    for (p, k) in [
+        (Purpose::ReporterKey, Some(&opened.k_r)),
+        (Purpose::StaffKey, opened.k_s.as_ref()),
+    ] {
+        if let Some(k) = k {
+            let w = wrap_to(&to, &id.bytes(), p, k)
+                .map_err(|e| ShareError::Internal(format!("cannot wrap: {e}")))?;
+            st.reports.add_wrap(id, &fp, p.code(), &w).await?;
+        }
+    }
+    if row.role == "investigator" {
+        st.reports.set_assignee(id, Some(&row.id)).await?;
+    }
+    Ok(Shared {
+        certified_now,
+        k_s: opened.k_s.is_some(),
+    })
+}
+
+/// Certifies an investigator's keys with the supervisor's key: the audit entry first, then the
+/// certificate the intake reads.
+async fn audit_certification(
+    st: &DeskState,
+    signer: &Signer<'_>,
+    keys: &StaffKeys,
+    them: StaffId,
+    ed: &VerifyingKey,
+    to: &RecipientKey,
+) -> Result<(), ShareError> {
+    st.audit
+        .append(
+            signer,
+            Event::Certified(Certification {
+                staff: them,
+                role: "investigator".into(),
+                ed25519: ed.to_bytes(),
+                x25519: to.public,
+                epoch: 0,
+            }),
+        )
+        .await?;
+    let (bytes, sig) = StaffCertificate {
+        staff_id: them.bytes(),
+        role: "investigator".into(),
+        ed25519: ed.to_bytes(),
+        x25519: to.public,
+        signer: [0; 32],
+    }
+    .sign(&keys.ed25519);
+    st.reports
+        .publish_certificate(&hex::encode(signer_fingerprint(ed)), &bytes, &sig)
+        .await?;
+    Ok(())
+}
+
+/// A certified supervisor removes investigator `name`'s access to report `id`: every wrap of
+/// it to any of their keys (current and retired) is deleted. Returns how many wraps went.
+pub async fn unshare(
+    st: &DeskState,
+    a: &Authed,
+    id: ReportId,
+    name: &str,
+) -> Result<u64, ShareError> {
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified)?;
+    // The supervisor must be able to open the report themselves.
+    open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let row = account(st, name).await?;
+    if row.role != "investigator" {
+        // A supervisor on the signed list receives every new tip anyway; taking one report
+        // back from them is a matter for the ceremony, not for a colleague.
+        return Err(ShareError::Refused(text::UNSHARE_ONLY_INVESTIGATORS));
+    }
+    let them = staff_id(&row.id)?;
+    let mut fps = Vec::new();
+    for k in st.store.staff_keys_of(&row.id).await? {
+        fps.push(hex::encode(recipient(&k)?.fingerprint()));
+    }
+    st.audit
+        .append(
+            &Signer::Staff {
+                id: me,
+                key: &keys.ed25519,
+            },
+            Event::Unassigned {
+                report: id,
+                staff: them,
+            },
+        )
+        .await?;
+    let n = st.reports.remove_wraps(id, &fps).await?;
+    st.reports.clear_assignee(id, &row.id).await?;
+    Ok(n)
+}
+
+/// What staff write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writing {
+    /// A message the reporter sees at follow-up (under K_r); the report then needs their answer.
+    Message,
+    /// An internal note, never visible to the reporter (under K_s).
+    Note,
+}
+
+/// Checks a message or note: not blank, at most [`TEXT_MAX`] characters.
+pub fn check_text(body: &str) -> Result<(), ShareError> {
+    if body.trim().is_empty() {
+        return Err(ShareError::Refused(text::TEXT_EMPTY));
+    }
+    if body.chars().count() > TEXT_MAX {
+        return Err(ShareError::Refused(text::TEXT_TOO_LONG));
+    }
+    Ok(())
+}
+
+/// Appends `body` to report `id` as `what`, signed by the acting certified staff member. The
+/// first note creates the report's K_s, wrapped to escrow and to every certified staff key that
+/// holds a wrap of the report's K_r.
+pub async fn post(
+    st: &DeskState,
+    a: &Authed,
+    id: ReportId,
+    what: Writing,
+    body: &str,
+) -> Result<(), ShareError> {
+    check_text(body)?;
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified)?;
+    let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let who = Acting {
+        staff: me,
+        key: &keys.ed25519,
+    };
+    let intake = st.intake_key()?;
+    let day = today();
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&MessagePlain {
+            v: 1,
+            body: body.to_owned(),
+            day: day_string(day),
+        })
+        .expect("serialisable"),
+    );
+    let (kind, direction) = match what {
+        Writing::Message => (ItemKind::Message, Direction::StaffToReporter),
+        Writing::Note => (ItemKind::Note, Direction::StaffOnly),
+    };
+    let created;
+    let key = match what {
+        Writing::Message => &opened.k_r,
+        Writing::Note => match &opened.k_s {
+            Some(k) => k,
+            None if opened.has_k_s => return Err(ShareError::Refused(text::NO_STAFF_KEY_WRAP)),
+            None => {
+                let escrow = st.escrow_key()?;
+                let recipients = staff_recipients(st, &certified, id).await?;
+                created = create_staff_key(&st.reports, &st.audit, &who, id, &escrow, &recipients)
+                    .await?;
+                &created
+            }
+        },
+    };
+    let item = Append {
+        kind,
+        direction,
+        plain: &plain,
+        idem: None,
+        day,
+        quota: None,
+    };
+    append_staff_item(&st.reports, &st.audit, &who, id, key, &item, intake).await?;
+    if what == Writing::Message {
+        st.audit
+            .append(
+                &Signer::Staff {
+                    id: me,
+                    key: &keys.ed25519,
+                },
+                Event::StatusChanged {
+                    report: id,
+                    status: Status::NeedsInfo.as_str().into(),
+                },
+            )
+            .await?;
+        st.reports.set_status(id, Status::NeedsInfo, day).await?;
+    }
+    Ok(())
+}
+
+/// The certified staff keys that hold a wrap of report `id`'s K_r: who a new K_s goes to.
+async fn staff_recipients(
+    st: &DeskState,
+    certified: &Certified,
+    id: ReportId,
+) -> Result<Vec<RecipientKey>, ShareError> {
+    let holders: Vec<String> = st
+        .reports
+        .wraps(id)
+        .await?
+        .into_iter()
+        .filter(|w| w.purpose == Purpose::ReporterKey.code())
+        .map(|w| w.recipient_fp)
+        .collect();
+    let mut out = Vec::new();
+    for k in certified.all_active() {
+        if let Ok(r) = RecipientKey::from_bytes(&k.x25519)
+            && holders.contains(&hex::encode(r.fingerprint()))
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,193 @@
+//! I5 inside the desk (issue 6): a certified supervisor's session certifies an investigator with
+//! its own key and shares a report with them; the investigator asks the reporter a question, the
+//! reporter answers through the intake (which must trust the investigator's certified chain
+//! head), the first internal note makes K_s, and unsharing takes the report away again. A
+//! certificate the intake did not get from a listed supervisor gives a planted head nothing.
+
+use crate::conversation::{bodies, plant_item};
+use crate::desk::{Browser, add_via_ui, admin, start};
+use crate::on_both;
+use crate::support::{Backend, TestApp, new_report, ok};
+use bisik::crypto::SecretKey32;
+use bisik::crypto::certificate::StaffCertificate;
+use bisik::crypto::chain::signer_fingerprint;
+use bisik::crypto::wrap::generate_x25519;
+use bisik::domain::{Direction, ItemKind};
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+
+on_both!(
+    a_supervisor_shares_the_investigator_asks_the_reporter_answers,
+    a_certificate_not_signed_by_a_listed_supervisor_launders_nothing
+);
+
+async fn post_form(b: &mut Browser, path: &str, report: &str, k: &str, v: &str) -> (u16, String) {
+    let csrf = b.csrf().await;
+    let p = b
+        .post(path, &[("csrf", &csrf), ("report", report), (k, v)])
+        .await;
+    (p.status, p.body)
+}
+
+async fn reply(app: &TestApp, code: &str, body: &str) -> (u16, Value) {
+    let r = app
+        .post(
+            "/api/v1/followup/messages",
+            json!({"code": code, "body": body}),
+        )
+        .await;
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backend) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    let (mut ib, _) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    let pass = app.passphrase();
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &pass));
+
+    let before = app.report_ids().await;
+    let code = app
+        .submit(json!({"description": "transaksi di gang belakang pasar"}))
+        .await;
+    let id = new_report(&app, &before).await.to_string();
+
+    // Before any share the investigator's key is certified by nobody: refused, with the reason.
+    let (s, body) = post_form(&mut ib, "/reports/message", &id, "body", "Di mana?").await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("belum disertifikasi"), "{body}");
+    let before = app.report_ids().await;
+    app.submit(json!({"description": "laporan lain yang tidak dibagikan"}))
+        .await;
+    let other = new_report(&app, &before).await.to_string();
+    // An admin can neither share nor write.
+    let (s, _) = post_form(&mut ab, "/reports/share", &id, "username", "petugas").await;
+    assert_eq!(s, 403);
+
+    let (s, body) = post_form(&mut sb, "/reports/share", &id, "username", "petugas").await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("Laporan telah dibagikan"), "{body}");
+    let certs = app.store().await.staff_certificates().await.unwrap();
+    assert_eq!(
+        certs.len(),
+        1,
+        "the certification is published for the intake"
+    );
+    // Need to know: certified now, the investigator still cannot touch a report not shared
+    // with them, and gets the same answer as for a report that does not exist.
+    let (s, unshared) = post_form(&mut ib, "/reports/note", &other, "body", "Catatan").await;
+    assert_eq!(s, 404, "{unshared}");
+    let missing = bisik::domain::ReportId::new().to_string();
+    let (s, nothing) = post_form(&mut ib, "/reports/note", &missing, "body", "Catatan").await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        crate::desk::field(&unshared, "id=\"error\">", "<"),
+        crate::desk::field(&nothing, "id=\"error\">", "<")
+    );
+
+    // The investigator asks; the reporter sees needs_info and the question.
+    let question = "Di gang yang mana tepatnya?";
+    let (s, body) = post_form(&mut ib, "/reports/message", &id, "body", question).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, v) = app.followup(&code).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "needs_info", "{v}");
+    assert!(bodies(&v).contains(&question.to_owned()), "{v}");
+
+    // The reporter answers after a head the investigator signed: the intake trusts it.
+    let (s, v) = reply(&app, &code, "Gang Melati, dekat masjid").await;
+    assert_eq!(
+        s, 201,
+        "the reporter's answer is refused after a staff head: {v}"
+    );
+
+    // The first internal note makes K_s; the reporter never sees it; recovery opens it.
+    let note = "CATATAN INTERNAL: cocok dengan laporan minggu lalu";
+    let (s, body) = post_form(&mut ib, "/reports/note", &id, "body", note).await;
+    assert_eq!(s, 200, "{body}");
+    let (_, v) = app.followup(&code).await;
+    assert!(!v.to_string().contains("CATATAN INTERNAL"), "{v}");
+    let rec: Value = serde_json::from_str(&ok(&app.recover(&id))).unwrap();
+    assert_eq!(rec["notes"][0]["body"], note, "{rec}");
+    // ...and the reporter can still answer after the staff-only item.
+    let (s, v) = reply(&app, &code, "Motornya warna merah").await;
+    assert_eq!(s, 201, "{v}");
+    // The supervisor, who held K_r when K_s was made, received K_s too.
+    let (s, body) = post_form(&mut sb, "/reports/note", &id, "body", "Catatan koordinator").await;
+    assert_eq!(s, 200, "{body}");
+
+    // Unshare: the investigator's next request fails.
+    let (s, body) = post_form(&mut sb, "/reports/unshare", &id, "username", "petugas").await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = post_form(&mut ib, "/reports/message", &id, "body", "Halo?").await;
+    assert_eq!(
+        s, 404,
+        "after unsharing the report is gone for the investigator"
+    );
+
+    let out = ok(&app.cli(&["audit", "verify"], ""));
+    assert!(out.contains("2 key(s) certified now"), "{out}");
+    let page = sb.get("/audit").await.body;
+    for tag in [
+        "certified",
+        "assigned",
+        "unassigned",
+        "staff_key",
+        "item_written",
+    ] {
+        assert!(page.contains(tag), "the audit page lacks {tag}:\n{page}");
+    }
+}
+
+async fn a_certificate_not_signed_by_a_listed_supervisor_launders_nothing(b: Backend) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (_sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let before = app.report_ids().await;
+    let code = app.submit(json!({"description": "laporan biasa"})).await;
+    let id = new_report(&app, &before).await;
+    let store = app.store().await;
+
+    // Someone with database access plants a certificate for a key of their own, signed by
+    // another key of their own, and a message signed by the "certified" key.
+    let boss = SigningKey::from_bytes(SecretKey32::random().expose());
+    let mole = SigningKey::from_bytes(SecretKey32::random().expose());
+    let (_, x) = generate_x25519();
+    let (cert, sig) = StaffCertificate {
+        staff_id: [9; 16],
+        role: "investigator".into(),
+        ed25519: mole.verifying_key().to_bytes(),
+        x25519: x,
+        signer: [0; 32],
+    }
+    .sign(&boss);
+    store
+        .publish_certificate(
+            &hex::encode(signer_fingerprint(&mole.verifying_key())),
+            &cert,
+            &sig,
+        )
+        .await
+        .unwrap();
+    plant_item(
+        &store,
+        id,
+        &SecretKey32::random(),
+        ItemKind::Message,
+        Direction::StaffToReporter,
+        b"PESAN PALSU",
+        &mole,
+    )
+    .await;
+    let (s, v) = reply(&app, &code, "jawaban").await;
+    assert_eq!(
+        s, 500,
+        "the intake extended a head it cannot vouch for: {v}"
+    );
+    assert!(
+        app.logs().contains("not signed by a listed supervisor"),
+        "the planted certificate is named in the log"
+    );
+}
