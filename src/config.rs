@@ -145,6 +145,12 @@ impl Default for Disk {
     }
 }
 
+/// The longest `unit.name`, in characters: it is on every reporter page, and the follow-up
+/// page's byte budget reserves room for it (`intake::pages::FRAME_RESERVE`).
+pub const UNIT_NAME_MAX: usize = 100;
+/// The longest `reporter.quick_exit_url`, in bytes, for the same reason.
+pub const QUICK_EXIT_URL_MAX: usize = 200;
+
 /// The unit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -697,6 +703,16 @@ impl Config {
                 "setting reporter.quick_exit_url must start with https://".into(),
             ));
         }
+        if self.reporter.quick_exit_url.len() > QUICK_EXIT_URL_MAX {
+            return Err(bad(format!(
+                "setting reporter.quick_exit_url must be at most {QUICK_EXIT_URL_MAX} bytes long"
+            )));
+        }
+        if self.unit.name.chars().count() > UNIT_NAME_MAX {
+            return Err(bad(format!(
+                "setting unit.name must be at most {UNIT_NAME_MAX} characters long"
+            )));
+        }
         Ok(())
     }
 
@@ -735,5 +751,25 @@ impl Config {
                 self.data_dir.join("desk.db").display()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The strings on every reporter page are bounded, so the follow-up page's byte budget
+    /// holds (`intake::pages::FRAME_RESERVE`).
+    #[test]
+    fn page_strings_are_bounded() {
+        let mut c = Config::default();
+        c.unit.name = "é".repeat(UNIT_NAME_MAX);
+        c.reporter.quick_exit_url = format!("https://{}", "x".repeat(QUICK_EXIT_URL_MAX - 8));
+        c.validate().unwrap();
+        c.unit.name.push('x');
+        assert!(c.validate().unwrap_err().0.contains("unit.name"));
+        c.unit.name.pop();
+        c.reporter.quick_exit_url.push('x');
+        assert!(c.validate().unwrap_err().0.contains("quick_exit_url"));
     }
 }

@@ -10,9 +10,9 @@ use crate::crypto::kdf::CodeSecrets;
 use crate::crypto::primitives::SecretKey32;
 use crate::crypto::wrap::{Purpose, wrap_to};
 use crate::domain::{Direction, ItemId, ItemKind, ReportId, ReporterStatus, day_string, today};
-use crate::store::{Appended, NewItem, NewReport, Quota, StoreError};
+use crate::store::{Appended, ItemRow, NewItem, NewReport, Quota, StoreError};
 use serde::Serialize;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 // The formats live in `items`, which the desk and the CLI read without importing the intake;
 // re-exported for the intake's own modules.
@@ -162,50 +162,166 @@ pub async fn reporter_view(
     reporter_view_paged(st, o, page, st.cfg.reporter.messages_per_page).await
 }
 
-/// [`reporter_view`] with `per` messages a page (the HTML pages use fewer, to stay small).
+/// [`reporter_view`] with `per` messages a page.
 pub async fn reporter_view_paged(
     st: &IntakeState,
     o: &Opened,
     page: u32,
     per: i64,
 ) -> Result<ReporterView, StoreError> {
-    // Only status and closed day: the intake role may read no other routing column.
-    let (status, closed_day) = st
-        .store
-        .reporter_status(o.id)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("report of an access row is missing".into()))?;
-    let status = ReporterStatus::project(
-        status,
-        closed_day,
-        today(),
-        st.cfg.reporter.closed_delay_days,
-    );
+    let status = reporter_status(st, o).await?;
     let offset = i64::from(page) * per;
     let (items, total) = st.store.reporter_messages(o.id, per, offset).await?;
     let mut messages = Vec::with_capacity(items.len());
     for it in &items {
-        let aad = item_aad(o.id, it.id, it.kind, it.direction, it.seq, it.prev);
-        let plain = envelope::open(&o.k_r, &aad, &it.sealed)
-            // No item or report id: this text reaches the log with an exact time (issue 5 §5).
-            .map_err(|e| StoreError::Corrupt(format!("a sealed message did not open: {e}")))?;
-        let m: MessagePlain = serde_json::from_slice(&plain)
-            .map_err(|_| StoreError::Corrupt("a sealed message is not a message".into()))?;
-        messages.push(ReporterMessage {
-            from: if it.direction == Direction::ReporterToStaff {
-                "reporter"
-            } else {
-                "staff"
-            },
-            body: m.body,
-            day: m.day,
-        });
+        messages.push(open_message(o, it)?);
     }
     let older = (total - offset - items.len() as i64).max(0);
     Ok(ReporterView {
         status,
         messages,
         older,
+    })
+}
+
+/// Where a message falls relative to the page asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// On a newer page.
+    Newer,
+    /// On the page asked for.
+    Here,
+    /// On an older page.
+    Older,
+}
+
+/// Cuts a conversation, fed newest first, into pages of at most `max_count` messages whose
+/// costs add up to at most `budget`. The cut depends on nothing but the report's own messages
+/// in order, so a page number always names the same messages until a new one arrives (which
+/// shifts every page by one message, as a count-based page does), and says nothing about any
+/// other report. A message that costs more than `budget` on its own gets a page to itself: it
+/// is never hidden, and the caller proves that what it accepts always fits.
+#[derive(Debug)]
+pub struct Pager {
+    want: u32,
+    max_count: usize,
+    budget: usize,
+    page: u32,
+    used: usize,
+    count: usize,
+}
+
+impl Pager {
+    /// A pager looking for page `want` (0 = newest).
+    pub fn new(want: u32, max_count: usize, budget: usize) -> Pager {
+        Pager {
+            want,
+            max_count: max_count.max(1),
+            budget,
+            page: 0,
+            used: 0,
+            count: 0,
+        }
+    }
+
+    /// Places the next (older) message, of cost `cost`.
+    pub fn place(&mut self, cost: usize) -> Place {
+        if self.count > 0
+            && (self.count >= self.max_count || self.used.saturating_add(cost) > self.budget)
+        {
+            self.page = self.page.saturating_add(1);
+            self.used = 0;
+            self.count = 0;
+        }
+        self.used = self.used.saturating_add(cost);
+        self.count += 1;
+        match self.page.cmp(&self.want) {
+            std::cmp::Ordering::Less => Place::Newer,
+            std::cmp::Ordering::Equal => Place::Here,
+            std::cmp::Ordering::Greater => Place::Older,
+        }
+    }
+}
+
+/// Page `page` of what the reporter may see, cut by [`Pager`] on `cost` of each message (the
+/// HTML page's bytes), not by a count. Pages are cut from the newest message, so reaching page
+/// `page` opens every message on the newer pages too (and one past it, to know whether older
+/// ones exist); those are wiped as soon as they are measured. The work is bounded by the
+/// report's own conversation, which the daily message quota bounds.
+pub async fn reporter_view_sized(
+    st: &IntakeState,
+    o: &Opened,
+    page: u32,
+    max_count: usize,
+    budget: usize,
+    cost: impl Fn(&ReporterMessage) -> usize,
+) -> Result<ReporterView, StoreError> {
+    const BATCH: i64 = 50;
+    let status = reporter_status(st, o).await?;
+    let mut cut = Pager::new(page, max_count, budget);
+    let mut messages = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (items, total) = st.store.reporter_messages(o.id, BATCH, offset).await?;
+        for (i, it) in items.iter().enumerate() {
+            let mut m = open_message(o, it)?;
+            match cut.place(cost(&m)) {
+                Place::Here => messages.push(m),
+                Place::Newer => m.body.zeroize(),
+                Place::Older => {
+                    m.body.zeroize();
+                    let older = (total - offset - i as i64).max(0);
+                    return Ok(ReporterView {
+                        status,
+                        messages,
+                        older,
+                    });
+                }
+            }
+        }
+        if (items.len() as i64) < BATCH {
+            return Ok(ReporterView {
+                status,
+                messages,
+                older: 0,
+            });
+        }
+        offset += BATCH;
+    }
+}
+
+/// The status as the reporter may see it.
+async fn reporter_status(st: &IntakeState, o: &Opened) -> Result<ReporterStatus, StoreError> {
+    // Only status and closed day: the intake role may read no other routing column.
+    let (status, closed_day) = st
+        .store
+        .reporter_status(o.id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("report of an access row is missing".into()))?;
+    Ok(ReporterStatus::project(
+        status,
+        closed_day,
+        today(),
+        st.cfg.reporter.closed_delay_days,
+    ))
+}
+
+/// Opens one message the reporter may see.
+fn open_message(o: &Opened, it: &ItemRow) -> Result<ReporterMessage, StoreError> {
+    let aad = item_aad(o.id, it.id, it.kind, it.direction, it.seq, it.prev);
+    let plain = envelope::open(&o.k_r, &aad, &it.sealed)
+        // No item or report id: this text reaches the log with an exact time (issue 5 §5).
+        .map_err(|e| StoreError::Corrupt(format!("a sealed message did not open: {e}")))?;
+    let m: MessagePlain = serde_json::from_slice(&plain)
+        .map_err(|_| StoreError::Corrupt("a sealed message is not a message".into()))?;
+    Ok(ReporterMessage {
+        from: if it.direction == Direction::ReporterToStaff {
+            "reporter"
+        } else {
+            "staff"
+        },
+        body: m.body,
+        day: m.day,
     })
 }
 
@@ -255,4 +371,36 @@ pub async fn add_message(
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pager, Place};
+
+    #[test]
+    fn pages_are_cut_by_budget_and_count() {
+        let mut p = Pager::new(1, 3, 10);
+        let places: Vec<Place> = [4, 4, 4, 1, 1, 1, 1, 20, 1]
+            .iter()
+            .map(|&c| p.place(c))
+            .collect();
+        use Place::*;
+        // Page 0: 4+4 (a third 4 would pass 10); page 1: 4+1+1 (then the count of 3 is full);
+        // page 2: 1; page 3: the 20 alone; page 4: 1.
+        assert_eq!(
+            places,
+            [Newer, Newer, Here, Here, Here, Older, Older, Older, Older]
+        );
+    }
+
+    #[test]
+    fn an_oversized_message_gets_a_page_to_itself() {
+        let mut p = Pager::new(0, 5, 10);
+        assert_eq!(p.place(50), Place::Here);
+        assert_eq!(p.place(1), Place::Older);
+        let mut p = Pager::new(1, 5, 10);
+        assert_eq!(p.place(1), Place::Newer);
+        assert_eq!(p.place(50), Place::Here);
+        assert_eq!(p.place(1), Place::Older);
+    }
 }

@@ -230,6 +230,7 @@ catalogue! {
         f_reply: "Pesan" / "Message",
         f_reply_help: "Jawab pertanyaan petugas atau tambahkan informasi. Jangan tulis kode Anda di sini." / "Answer the staff's questions or add information. Do not write your code here.",
         err_reply_required: "Pesan tidak boleh kosong." / "The message may not be empty.",
+        err_reply_cut: "Di bawah ini hanya {max} karakter pertama dari teks Anda; sisanya tidak ditampilkan lagi." / "Only the first {max} characters of your text are shown below; the rest is not shown again.",
         sent_notice: "Pesan Anda sudah terkirim." / "Your message has been sent.",
         session_note: "Demi keamanan, sesi ini berakhir sendiri jika lama tidak dipakai." / "For your safety, this session ends by itself when left unused.",
         revoke_link: "Hapus akses" / "Remove access",

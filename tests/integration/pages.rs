@@ -778,9 +778,15 @@ async fn sessions_end_and_leave_no_report_key_in_memory(b: Backend) {
 
 on_both!(conversation_is_paginated_newest_first);
 
-/// The follow-up page shows the newest messages first, five a page, with links between pages.
+/// The follow-up page shows the newest messages first, with links between pages; short
+/// messages fill a page up to `reporter.messages_per_page` (here 5).
 async fn conversation_is_paginated_newest_first(b: Backend) {
-    let app = TestApp::start(b).await;
+    let (app, _dir) = crate::support::start_with_config_on(
+        b,
+        "[reporter]\nmessages_per_page = 5\n",
+        Opts::default(),
+    )
+    .await;
     let mut p = Pages::new(&app);
     let code = submit_form(&mut p, "", "banyak pesan").await;
     for i in 0..7 {
@@ -809,4 +815,245 @@ async fn conversation_is_paginated_newest_first(b: Backend) {
     assert!(at(&second, 2).is_none());
     assert!(second.contains("href=\"/laporan?lang=en\""), "no link back");
     assert!(!second.contains("hal=2"));
+}
+
+on_both!(follow_up_pages_stay_within_the_bound_for_the_heaviest_content);
+
+/// The bound every intake page keeps (issue 8), as `pages_are_small_plain_and_self_contained`
+/// checks it.
+const BOUND: usize = 30 * 1024;
+
+/// Text as askama escaped it, back to what was written.
+fn unescape(s: &str) -> String {
+    s.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+}
+
+/// A follow-up page's message bodies (as written), and its older and newer links.
+fn follow_up_parts(body: &str) -> (Vec<String>, Option<String>, Option<String>) {
+    let bodies = regex::Regex::new(r#"(?s)<p class="body">(.*?)</p>"#)
+        .unwrap()
+        .captures_iter(body)
+        .map(|c| unescape(&c[1]))
+        .collect();
+    let link = |texts: &str| {
+        regex::Regex::new(&format!(r#"<a href="([^"]*)">(?:{texts})</a>"#))
+            .unwrap()
+            .captures(body)
+            .map(|c| unescape(&c[1]))
+    };
+    (
+        bodies,
+        link("Pesan lebih lama|Older messages"),
+        link("Pesan lebih baru|Newer messages"),
+    )
+}
+
+/// A message of exactly `len` characters: a tag that tells it apart, then `fill` repeated.
+fn heavy(tag: usize, fill: &str, len: usize) -> String {
+    let mut s = format!("m{tag:02} ");
+    s.extend(fill.chars().cycle().take(len - s.len()));
+    s
+}
+
+/// The follow-up page stays within 30 KB whatever the conversation holds: a tip with every
+/// field at its longest, in characters HTML escaping makes five bytes; messages of the longest
+/// length in escaped characters and in four-byte emoji, to and from the reporter; the quick-exit
+/// link and unit name at their longest; the tor2web warning on. Walking every page through its
+/// "older" links and back through "newer", in both languages, shows every message exactly once,
+/// newest first, the same pages in both languages, none over the bound. A refused over-long
+/// reply, typed back into the form, keeps the page within the bound too.
+async fn follow_up_pages_stay_within_the_bound_for_the_heaviest_content(b: Backend) {
+    use bisik::config::{QUICK_EXIT_URL_MAX, UNIT_NAME_MAX};
+    use bisik::intake::flows::{
+        DESCRIPTION_MAX, LOCATION_MAX, MESSAGE_MAX, PEOPLE_MAX, VEHICLES_MAX, WHEN_MAX,
+    };
+    let exit = format!(
+        "https://keluar.example/?{}",
+        "&".repeat(QUICK_EXIT_URL_MAX - 24)
+    );
+    assert_eq!(exit.len(), QUICK_EXIT_URL_MAX);
+    let toml = format!(
+        "[unit]\nid = 'bnnk-hss'\nname = '{}'\n\n[reporter]\nquick_exit_url = '{exit}'\n\
+         messages_per_day = 50\n",
+        "<".repeat(UNIT_NAME_MAX)
+    );
+    let (app, _dir) = crate::support::start_with_config_on(b, &toml, Opts::default()).await;
+    let mut p = Pages::new(&app);
+    p.extra = vec![("x-tor2web", "1".into())];
+    let worst = "<&\"'>";
+    let field = |n: usize| worst.chars().cycle().take(n).collect::<String>();
+    let before = app.report_ids().await;
+    let token = form_token(&mut p, "").await;
+    let r = p
+        .post(
+            "/lapor",
+            &[
+                ("token", &token),
+                ("category", "peredaran"),
+                ("area", "kandangan"),
+                ("location", &field(LOCATION_MAX)),
+                ("when", &field(WHEN_MAX)),
+                ("people", &field(PEOPLE_MAX)),
+                ("vehicles", &field(VEHICLES_MAX)),
+                ("description", &field(DESCRIPTION_MAX)),
+                ("url", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let code = shown_code(&r.body);
+    let rid = crate::support::new_report(&app, &before).await;
+    assert_eq!(enter_code(&mut p, "", &code).await, 303);
+
+    // The conversation, oldest first: (from the reporter, body).
+    let full = MESSAGE_MAX;
+    let conversation: Vec<(bool, String)> = vec![
+        (true, heavy(0, "<", full)),
+        (false, heavy(1, "\"", full)),
+        (true, heavy(2, "😀", full)),
+        (true, heavy(3, "&", 900)),
+        (true, heavy(4, "'😀", 1_500)),
+        (false, heavy(5, "&", 2_000)),
+        (true, heavy(6, "<😀&\"é", full)),
+        (true, heavy(7, ">", 300)),
+        (false, heavy(8, "'", full)),
+        (true, heavy(9, "😀<", 4_000)),
+        (false, heavy(10, "<", 100)),
+        (true, heavy(11, "\"", full)),
+    ];
+    let store = app.store().await;
+    let k_r = bisik::crypto::primitives::SecretKey32::from_bytes(
+        report_key(&app, &code).await.try_into().unwrap(),
+    );
+    let intake = ed25519_dalek::SigningKey::from_bytes(
+        &bisik::keyfiles::read_hex32(&app.keys_dir().join("intake.key")).unwrap(),
+    );
+    for (mine, body) in &conversation {
+        if *mine {
+            // Through the real follow-up form.
+            let view = p.get("/laporan").await;
+            let csrf = hidden(&view.body, "csrf");
+            let token = hidden(&view.body, "token");
+            let r = p
+                .post(
+                    "/laporan/pesan",
+                    &[("csrf", &csrf), ("token", &token), ("body", body)],
+                )
+                .await;
+            assert_eq!(r.status, 303, "{}", r.body);
+        } else {
+            // The desk writes no message to the reporter yet: planted as it will store one.
+            let plain =
+                serde_json::to_vec(&serde_json::json!({"v": 1, "body": body, "day": "2026-12-02"}))
+                    .unwrap();
+            crate::conversation::plant_item(
+                &store,
+                rid,
+                &k_r,
+                bisik::domain::ItemKind::Message,
+                bisik::domain::Direction::StaffToReporter,
+                &plain,
+                &intake,
+            )
+            .await;
+        }
+    }
+    store.close().await;
+    let newest_first: Vec<String> = conversation.iter().rev().map(|m| m.1.clone()).collect();
+
+    let mut both = Vec::new();
+    for q in ["", "?lang=en"] {
+        let mut pages: Vec<(String, Vec<String>)> = Vec::new();
+        let mut sizes = Vec::new();
+        let mut at = Some(format!("/laporan{q}"));
+        while let Some(path) = at {
+            assert!(pages.len() < newest_first.len(), "the older links go round");
+            let r = p.get(&path).await;
+            assert_eq!(r.status, 200, "{path}");
+            assert!(r.body.len() <= BOUND, "{path} is {} bytes", r.body.len());
+            assert!(r.body.contains(if q.is_empty() {
+                "proxy tor2web"
+            } else {
+                "tor2web proxy"
+            }));
+            let (bodies, older, _) = follow_up_parts(&r.body);
+            assert!(!bodies.is_empty(), "{path} is empty");
+            sizes.push(r.body.len());
+            pages.push((path, bodies));
+            at = older;
+        }
+        let seen: Vec<String> = pages.iter().flat_map(|p| p.1.clone()).collect();
+        assert!(
+            seen == newest_first,
+            "{q}: each message once, newest first; pages hold {:?}",
+            pages.iter().map(|p| p.1.len()).collect::<Vec<_>>()
+        );
+        assert!(pages.len() > 1, "{q}: the conversation spans pages");
+        // Back through the newer links: the same pages.
+        let mut at = Some(pages.last().unwrap().0.clone());
+        for (path, bodies) in pages.iter().rev() {
+            let here = at.take().unwrap();
+            assert_eq!(&here, path);
+            let r = p.get(&here).await;
+            let (again, _, newer) = follow_up_parts(&r.body);
+            assert_eq!(&again, bodies, "{path} again");
+            at = newer;
+        }
+        assert!(at.is_none(), "the first page has no newer link");
+        eprintln!(
+            "{q:?}: {} follow-up pages, messages a page {:?}, bytes {sizes:?}",
+            pages.len(),
+            pages.iter().map(|p| p.1.len()).collect::<Vec<_>>()
+        );
+        both.push(pages.into_iter().map(|p| p.1).collect::<Vec<_>>());
+    }
+    assert_eq!(both[0], both[1], "the same pages in both languages");
+
+    let textarea = regex::Regex::new(r#"(?s)<textarea[^>]*>(.*?)</textarea>"#).unwrap();
+    // A refused over-long reply comes back cut to the limit, beside what of the newest page
+    // still fits, and "older" leads to that page whole.
+    for q in ["", "?lang=en"] {
+        let view = p.get(&format!("/laporan{q}")).await;
+        let csrf = hidden(&view.body, "csrf");
+        let token = hidden(&view.body, "token");
+        let long = "<".repeat(MESSAGE_MAX + 1_000);
+        let r = p
+            .post(
+                &format!("/laporan/pesan{q}"),
+                &[("csrf", &csrf), ("token", &token), ("body", &long)],
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(
+            r.body.len() <= BOUND,
+            "the refused reply is {} bytes",
+            r.body.len()
+        );
+        let typed = textarea.captures(&r.body).map(|c| unescape(&c[1])).unwrap();
+        assert_eq!(typed, long[..MESSAGE_MAX]);
+        assert!(r.body.contains(if q.is_empty() {
+            "hanya 5000 karakter pertama"
+        } else {
+            "first 5000 characters"
+        }));
+        let (bodies, older, _) = follow_up_parts(&r.body);
+        assert!(both[0][0].starts_with(&bodies));
+        if bodies.len() < both[0][0].len() {
+            assert_eq!(older.as_deref(), Some(format!("/laporan{q}").as_str()));
+        }
+    }
+    // The JSON API keeps its pages of `reporter.messages_per_page` (20).
+    let (s, v) = app.followup(&code).await;
+    assert_eq!(s, 200);
+    let api: Vec<&str> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(api, newest_first);
 }

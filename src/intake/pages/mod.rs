@@ -33,7 +33,7 @@ use resubmit::Resubmit;
 use session::Sessions;
 use std::sync::Arc;
 use std::time::Duration;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The page paths.
 pub mod paths {
@@ -62,9 +62,74 @@ pub mod paths {
 /// The one stylesheet: small, self-hosted, no web font.
 pub const STYLESHEET: &str = include_str!("../../../templates/intake/bisik.css");
 
-/// Messages per page of the follow-up page (at most; `reporter.messages_per_page` if lower):
-/// five messages of 5,000 characters keep the page near 30 KB.
-const HTML_MESSAGES_PER_PAGE: i64 = 5;
+/// Every intake page stays within this many bytes of HTML (issue 8: "at most 30 KB before
+/// images"; tests/integration/pages.rs measures against the same figure).
+pub const PAGE_BOUND: usize = 30 * 1024;
+
+/// What the follow-up page may spend on everything but its message bodies and a reply typed
+/// back into the form, in the worst case: the chrome with the quick-exit link and the unit name
+/// at their validated maximums ([`crate::config::QUICK_EXIT_URL_MAX`],
+/// [`crate::config::UNIT_NAME_MAX`]) and the tor2web warning, the longest status, both page
+/// links, a notice and an error, the forms and their tokens. The unit test
+/// `the_worst_frame_fits_its_reserve` renders that case in both languages.
+pub const FRAME_RESERVE: usize = 5 * 1024;
+
+/// What one message costs beyond its escaped body and day: its list item and the meta line
+/// with the longer sender label of either language (checked by rendering, in
+/// `message_costs_cover_what_a_page_renders`).
+const MESSAGE_MARKUP: usize = 128;
+
+/// The bytes a follow-up page's messages may take; a reply typed back into the form takes its
+/// share out of it.
+///
+/// Why a message always fits on a page alone: askama escapes `<`, `>`, `&`, `"` and `'` as five
+/// bytes each (`&#60;`), and no other character takes more than four bytes of UTF-8, so no text
+/// grows past five bytes a character. The longest message a reporter can send is
+/// [`flows::MESSAGE_MAX`] = 5,000 characters: at most 25,000 bytes escaped, plus its day
+/// (`YYYY-MM-DD`, 10 bytes) and [`MESSAGE_MARKUP`] (128) is 25,138 bytes, under this budget of
+/// 30,720 − 5,120 = 25,600. A refused reply is typed back cut to the same 5,000 characters, so
+/// it too fits with no message beside it. The desk writes no message to the reporter yet; when
+/// it does it must keep to the same limit (a longer one would still be shown, alone on its
+/// page, over the bound). The `const` below fails the build if these numbers stop adding up.
+pub const MESSAGES_BUDGET: usize = PAGE_BOUND - FRAME_RESERVE;
+
+/// No text grows past this many bytes a character once askama has escaped it.
+const ESCAPE_MAX: usize = 5;
+
+const _: () = assert!(
+    ESCAPE_MAX * flows::MESSAGE_MAX + "YYYY-MM-DD".len() + MESSAGE_MARKUP <= MESSAGES_BUDGET
+);
+
+/// The bytes `s` takes once askama has escaped it for HTML (askama's own escaper, counted).
+pub fn escaped_len(s: &str) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    // Counting cannot fail.
+    let _ = askama::filters::Escaper::write_escaped_str(&askama::filters::Html, &mut n, s);
+    n.0
+}
+
+/// What a message costs of [`MESSAGES_BUDGET`]. It is the same in both languages (the markup
+/// allows for the longer label), so a page number shows the same messages in either.
+fn message_cost(m: &reports::ReporterMessage) -> usize {
+    MESSAGE_MARKUP + escaped_len(&m.body) + escaped_len(&m.day)
+}
+
+/// A refused reply as typed back into the form: at most [`flows::MESSAGE_MAX`] characters (a
+/// longer one is why it was refused, and whole it could outweigh the page), and whether it was
+/// cut.
+fn typed_back(typed: &str) -> (String, bool) {
+    match typed.char_indices().nth(flows::MESSAGE_MAX) {
+        Some((i, _)) => (typed[..i].to_owned(), true),
+        None => (typed.to_owned(), false),
+    }
+}
 
 /// The honeypot field's name: a field people never see (the stylesheet moves it off screen).
 const HONEYPOT: &str = "url";
@@ -778,12 +843,17 @@ async fn render_view(
     opened: &Opened,
     x: ViewExtras,
 ) -> HttpResponse {
-    let per = st
-        .cfg
-        .reporter
-        .messages_per_page
-        .min(HTML_MESSAGES_PER_PAGE);
-    let view = match reports::reporter_view_paged(st, opened, x.page, per).await {
+    let max_count = usize::try_from(st.cfg.reporter.messages_per_page).unwrap_or(1);
+    let view = match reports::reporter_view_sized(
+        st,
+        opened,
+        x.page,
+        max_count,
+        MESSAGES_BUDGET,
+        message_cost,
+    )
+    .await
+    {
         Ok(v) => v,
         Err(e) => return error_page(st, req, lang, &ApiError::internal(e)),
     };
@@ -802,19 +872,32 @@ async fn render_view(
             format!("{}?hal={p}{amp}", paths::VIEW)
         }
     };
-    let messages = view
-        .messages
-        .into_iter()
-        .map(|m| {
-            let mine = m.from == "reporter";
-            Shown {
-                mine,
-                from: if mine { t.from_reporter } else { t.from_staff },
-                day: m.day,
-                body: m.body,
-            }
-        })
-        .collect();
+    // A reply typed back takes its bytes from the messages: only the newest of the page that
+    // still fit are shown, and then "older" leads to the page itself, where the rest are.
+    let mut left = MESSAGES_BUDGET.saturating_sub(escaped_len(&x.reply_value));
+    let mut cut = false;
+    let mut messages = Vec::with_capacity(view.messages.len());
+    for mut m in view.messages {
+        let cost = message_cost(&m);
+        if cut || cost > left {
+            cut = true;
+            m.body.zeroize();
+            continue;
+        }
+        left -= cost;
+        let mine = m.from == "reporter";
+        messages.push(Shown {
+            mine,
+            from: if mine { t.from_reporter } else { t.from_staff },
+            day: m.day,
+            body: m.body,
+        });
+    }
+    let older = if cut {
+        Some(page_href(x.page))
+    } else {
+        (view.older > 0).then(|| page_href(x.page + 1))
+    };
     html(
         x.status,
         &View {
@@ -822,7 +905,7 @@ async fn render_view(
             status,
             messages,
             newer: (x.page > 0).then(|| page_href(x.page - 1)),
-            older: (view.older > 0).then(|| page_href(x.page + 1)),
+            older,
             csrf: live.csrf.to_string(),
             reply_token: resubmit::new_token(),
             reply_value: x.reply_value,
@@ -931,15 +1014,18 @@ async fn reply_inner(st: &IntakeState, req: &HttpRequest, payload: Payload) -> H
         }
         Err(e) => {
             let t = Intake::get(lang);
-            let message = match e.code {
+            let max = flows::MESSAGE_MAX.to_string();
+            let (reply_value, cut) = typed_back(typed);
+            let mut message = match e.code {
                 "body_required" => t.err_reply_required.to_owned(),
                 "contains_code" => t.err_contains_code.to_owned(),
-                "field_too_long" => t
-                    .err_too_long
-                    .replace("{max}", &flows::MESSAGE_MAX.to_string()),
+                "field_too_long" => t.err_too_long.replace("{max}", &max),
                 "invalid_characters" => t.err_characters.to_owned(),
                 _ => api_text(&e, lang),
             };
+            if cut {
+                message = format!("{message} {}", t.err_reply_cut.replace("{max}", &max));
+            }
             render_view(
                 st,
                 req,
@@ -949,7 +1035,7 @@ async fn reply_inner(st: &IntakeState, req: &HttpRequest, payload: Payload) -> H
                 ViewExtras {
                     page: 0,
                     sent: false,
-                    reply_value: typed.to_owned(),
+                    reply_value,
                     reply_error: Some(message),
                     status: e.status,
                 },
@@ -1045,4 +1131,165 @@ async fn logout(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> Ht
     clear(&mut res);
     wipe_stack();
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{QUICK_EXIT_URL_MAX, UNIT_NAME_MAX};
+
+    /// The chrome at its heaviest: tor2web warning, and the quick-exit link and the unit name at
+    /// their longest, made of characters that escape to five bytes.
+    fn worst_chrome(lang: Lang) -> Chrome {
+        let t = Intake::get(lang);
+        let url = format!("https://{}", "&".repeat(QUICK_EXIT_URL_MAX - 8));
+        Chrome {
+            lang,
+            t,
+            q: lang.query(),
+            title: t.view_title,
+            quick_exit: url,
+            unit: "\"".repeat(UNIT_NAME_MAX),
+            tor2web: true,
+            switch: Some(format!("{}{}", paths::VIEW, lang.other().query())),
+        }
+    }
+
+    /// The longest of a language's texts, for the status and the error.
+    fn longest<'a>(texts: &[&'a str]) -> &'a str {
+        texts.iter().copied().max_by_key(|s| s.len()).unwrap()
+    }
+
+    /// The follow-up page with everything but its messages and typed-back reply at the
+    /// heaviest, and those as given.
+    fn worst_view(lang: Lang, messages: &[(bool, &str)], reply_value: &str) -> String {
+        let t = Intake::get(lang);
+        let max = flows::MESSAGE_MAX.to_string();
+        let error = format!(
+            "{} {}",
+            longest(&[
+                t.err_reply_required,
+                t.err_contains_code,
+                &t.err_too_long.replace("{max}", &max),
+                t.err_characters,
+                "Kuota pesan harian untuk laporan ini sudah habis. Coba lagi besok (UTC).",
+            ]),
+            t.err_reply_cut.replace("{max}", &max)
+        );
+        let page = format!("{}?hal=100000&lang=en", paths::VIEW);
+        View {
+            c: worst_chrome(lang),
+            status: longest(&[t.status_received, t.status_needs_info, t.status_closed]),
+            messages: messages
+                .iter()
+                .map(|(mine, body)| Shown {
+                    mine: *mine,
+                    from: if *mine { t.from_reporter } else { t.from_staff },
+                    day: "2026-12-02".into(),
+                    body: (*body).to_owned(),
+                })
+                .collect(),
+            newer: Some(page.clone()),
+            older: Some(page),
+            csrf: "f".repeat(64),
+            reply_token: "f".repeat(32),
+            reply_value: reply_value.to_owned(),
+            reply_error: Some(error),
+            sent: true,
+        }
+        .render()
+        .unwrap()
+    }
+
+    fn cost(body: &str) -> usize {
+        message_cost(&reports::ReporterMessage {
+            from: "staff",
+            body: body.to_owned(),
+            day: "2026-12-02".into(),
+        })
+    }
+
+    #[test]
+    fn escaped_len_counts_what_askama_writes() {
+        for s in ["", "abc", "<&\"'>", "😀é", "a\nb\r\tc", "&#60;"] {
+            let mut out = String::new();
+            askama::filters::Escaper::write_escaped_str(&askama::filters::Html, &mut out, s)
+                .unwrap();
+            assert_eq!(escaped_len(s), out.len(), "{s:?}");
+            assert!(escaped_len(s) <= ESCAPE_MAX * s.chars().count());
+        }
+    }
+
+    #[test]
+    fn the_worst_frame_fits_its_reserve() {
+        for lang in [Lang::Id, Lang::En] {
+            // An empty list shows "no messages yet"; one empty message shows the list's frame.
+            for messages in [vec![], vec![(false, "")]] {
+                let n = worst_view(lang, &messages, "").len();
+                let frame = n - messages.len() * cost("");
+                assert!(frame <= FRAME_RESERVE, "{lang:?}: {frame} bytes");
+                eprintln!("{lang:?}: worst frame {frame} of {FRAME_RESERVE} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn message_costs_cover_what_a_page_renders() {
+        let bodies = ["", "x", "<&\"'>", "😀 ada transaksi\nbaris dua"];
+        for lang in [Lang::Id, Lang::En] {
+            let bare = worst_view(lang, &[(false, "")], "").len() - cost("");
+            for mine in [false, true] {
+                for b in bodies {
+                    let n = worst_view(lang, &[(mine, b)], "").len();
+                    assert!(n - bare <= cost(b), "{lang:?} {mine} {b:?}");
+                }
+            }
+        }
+    }
+
+    /// What the pager puts on one page, and a typed-back reply with what is left beside it,
+    /// always renders within the bound, for the heaviest texts the intake accepts.
+    #[test]
+    fn the_heaviest_pages_stay_within_the_bound() {
+        let lt = "<".repeat(flows::MESSAGE_MAX);
+        let emoji = "😀".repeat(flows::MESSAGE_MAX);
+        let mixed: String = "<😀&\"".chars().cycle().take(flows::MESSAGE_MAX).collect();
+        let small = "<".repeat(700);
+        let (too_long, cut) = typed_back(&"&".repeat(flows::MESSAGE_MAX * 3));
+        assert!(cut && too_long.chars().count() == flows::MESSAGE_MAX);
+        let mut conversation: Vec<&str> = vec![&lt, &emoji, &small, &mixed];
+        conversation.extend(std::iter::repeat_n(small.as_str(), 40));
+        conversation.push(&lt);
+        for lang in [Lang::Id, Lang::En] {
+            for reply in ["", small.as_str(), too_long.as_str()] {
+                // The pages the pager cuts, each then trimmed as render_view trims it.
+                let pages: Vec<Vec<&str>> = (0..)
+                    .map(|want| {
+                        let mut pager = reports::Pager::new(want, 200, MESSAGES_BUDGET);
+                        conversation
+                            .iter()
+                            .copied()
+                            .filter(|b| pager.place(cost(b)) == reports::Place::Here)
+                            .collect::<Vec<_>>()
+                    })
+                    .take_while(|p| !p.is_empty())
+                    .collect();
+                assert_eq!(pages.concat(), conversation, "every message once, in order");
+                for page in pages {
+                    let mut left = MESSAGES_BUDGET - escaped_len(reply);
+                    let shown: Vec<(bool, &str)> = page
+                        .iter()
+                        .take_while(|b| {
+                            let fits = cost(b) <= left;
+                            left -= if fits { cost(b) } else { 0 };
+                            fits
+                        })
+                        .map(|b| (true, *b))
+                        .collect();
+                    let n = worst_view(lang, &shown, reply).len();
+                    assert!(n <= PAGE_BOUND, "{lang:?}: {n} bytes");
+                }
+            }
+        }
+    }
 }
