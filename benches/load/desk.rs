@@ -9,10 +9,11 @@
 //! the peak RSS (VmHWM). Every attempt uses a fresh unknown name: an unknown name runs the same
 //! single Argon2id as a real account (a dummy one), and is never held by an account's back-off.
 
-use super::{Report, percentile, verdict};
+use super::report::{Report, percentile, verdict};
+use super::server::serve_command;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -46,14 +47,7 @@ impl Desk {
             &cfg,
             format!("[desk]\nkdf_pool = {pool}\nkdf_queue = 64\nkdf_wait_secs = 60\n"),
         )?;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bisik"));
-        cmd.arg("serve").current_dir(dir.path());
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("BISIK_") || k == "DATABASE_URL" {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = serve_command(dir.path());
         cmd.env("BISIK_CONFIG", &cfg)
             .env("BISIK_LOG", "info")
             .env("BISIK_INTAKE_LISTEN", "127.0.0.1:0")

@@ -10,9 +10,11 @@
 //! server does not require the token to have been issued by a GET), as a JSON submission is
 //! the POST only. Target: the HTML path costs at most 20% more.
 
-use super::{
-    Report, STOCK, SUBMIT_CONCURRENCY, Server, Settings, TIP, client, verdict,
-};
+use super::http::{TIP, client};
+use super::report::{Report, verdict};
+use super::server::Server;
+use super::settings::Settings;
+use super::{STOCK, SUBMIT_CONCURRENCY};
 use anyhow::{Result, bail};
 use bisik::web::form::encode_form;
 use std::time::{Duration, Instant};

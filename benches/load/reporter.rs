@@ -3,7 +3,8 @@
 //! as a person's browser would, and records how long each follow-up took to be answered,
 //! retries included.
 
-use super::{followup, ms, percentile};
+use super::http::{client, followup};
+use super::report::{ms, percentile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ pub async fn reporter(base: String, code: String, stop: Arc<AtomicBool>) -> Repo
         let start = Instant::now();
         let mut answered = false;
         while start.elapsed() < bound {
-            let c = super::client(1);
+            let c = client(1);
             let r = followup(c, base.clone(), code.clone()).await;
             match r.status {
                 Some(200) => {

@@ -352,17 +352,17 @@ async fn desk_state(
     first_admin: bool,
 ) -> Result<Arc<crate::desk::DeskState>, Failure> {
     let (store, pepper) = users::open_desk(cfg).await?;
+    // The reports database too: disabling or resetting a supervisor records the revocation
+    // there, where the intake reads it with every new tip.
+    let reports = connect(cfg, Schema::Reports).await?;
+    let audit = crate::desk::audit::Audit::open(store.clone(), &cfg.keys_dir).await?;
     if first_admin {
-        users::first_admin(cfg, &store, &pepper).await?;
+        users::first_admin(cfg, &store, &reports, &audit, &pepper).await?;
     } else if store.count_staff().await? == 0 {
         tracing::warn!(
             "desk: there is no staff account yet; make the first with `bisik user add NAME --role admin`"
         );
     }
-    // The reports database too: disabling or resetting a supervisor records the revocation
-    // there, where the intake reads it with every new tip.
-    let reports = connect(cfg, Schema::Reports).await?;
-    let audit = crate::desk::audit::Audit::open(store.clone(), &cfg.keys_dir).await?;
     // Absent before `keys init`; a pinned key that is present but unreadable is an error.
     let public = if keyfiles::initialised(&cfg.keys_dir) {
         Some(keyfiles::PublicKeys::load(&cfg.keys_dir)?)

@@ -126,6 +126,10 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
             let row = accounts::reset(&store, &name, &ot)
                 .await
                 .map_err(account_failure)?;
+            // A reset enables a disabled account again: an account change of its own.
+            if row.disabled {
+                record(cfg, &store, &row, "enabled").await?;
+            }
             emit(cfg, &row.username, &ot)?;
             println!(
                 "Account {} reset: its keys are retired; its sessions end at their next request.",
@@ -164,19 +168,35 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
     r
 }
 
-/// `bisik serve` on an empty desk: makes the account `admin` and says how to log in.
+/// `bisik serve` on an empty desk: makes the account `admin`, audited as `created` like any
+/// other account (signed by the desk service key), and says how to log in.
 pub(super) async fn first_admin(
     cfg: &Config,
     store: &Store,
+    reports: &Store,
+    audit: &Audit,
     pepper: &SecretKey32,
 ) -> Result<(), Failure> {
     if store.count_staff().await? > 0 {
         return Ok(());
     }
     let ot = one_time(cfg, pepper).await?;
-    accounts::add(store, "admin", Role::Admin, &ot)
+    let id = accounts::add(store, "admin", Role::Admin, &ot)
         .await
         .map_err(account_failure)?;
+    let row = store
+        .staff_by_id(&id)
+        .await?
+        .ok_or_else(|| failure(1, "the first admin account vanished as it was made"))?;
+    record_account_change(
+        reports,
+        store,
+        audit,
+        &Signer::Service { actor: None },
+        &row,
+        "created",
+    )
+    .await?;
     emit(cfg, "admin", &ot)?;
     tracing::warn!(
         "desk: no staff account existed, so the account `admin` was made: open http://{}/login, log in as admin with the one-time password above (or in the file named above), then choose a password and enrol TOTP",

@@ -176,7 +176,9 @@ pub async fn find(store: &Store, name: &str) -> Result<StaffRow, AccountError> {
 
 /// Resets an account: its keys are retired and a new one-time password is pending. The
 /// account is enabled again. A reset supervisor stops receiving new tips once the recipient
-/// list no longer names the retired key (revocation; see docs/DESIGN-NOTES.md).
+/// list no longer names the retired key (revocation; see docs/DESIGN-NOTES.md). Returns the
+/// account as it was before, so `disabled` says whether the reset enabled it again (which the
+/// callers audit as `enabled`).
 pub async fn reset(store: &Store, name: &str, ot: &OneTime) -> Result<StaffRow, AccountError> {
     let row = find(store, name).await?;
     store

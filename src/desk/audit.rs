@@ -15,7 +15,8 @@
 //! - A staff member's own Ed25519 key, when it is certified at that point of the chain.
 //! - The desk's service key (`keys/desk-service.key`, made at first use, never in the
 //!   database) for events without an unlocked certified key: failed logins, logouts, account
-//!   changes by admins (whose keys are never certified), reporter activity, revocations.
+//!   changes by admins (whose keys are never certified) and the CLI, an enrolment (whose new
+//!   keys are not certified yet), reporter activity, revocations.
 //! - The organisation key, in the offline ceremonies (`bisik keys certify --user`, `keys
 //!   grant`): certifications of supervisors and grants.
 //!
@@ -196,8 +197,10 @@ pub enum Event {
         /// Report.
         report: ReportId,
     },
-    /// An account was changed (`created`, `password_reset`, `disabled`, `enabled`, `role:X`,
-    /// `keys_created`).
+    /// An account was changed: `created` (by an admin, `bisik user add`, or the first `bisik
+    /// serve`), `password_reset`, `disabled`, `enabled` (a reset enables a disabled account
+    /// again), `role:X`, `keys_created` and `password_changed` (the forced first password at
+    /// enrolment, and the account's own changes on the password page).
     AccountChanged {
         /// The account.
         staff: StaffId,

@@ -406,6 +406,24 @@ async fn account_change(
         })
 }
 
+/// A change the logged-in account made to itself (`keys_created` and `password_changed` at
+/// enrolment, `password_changed` on the password page), recorded after it is done: like a
+/// login, it stands even if the log cannot be written, which is logged loudly instead.
+/// `keys` are the session's unlocked keys; none at enrolment, whose new keys are not
+/// certified yet, so the service key signs in the account's name (or, for an account that still
+/// holds a certified key from before a reset, without an actor; see [`audit_as`]).
+async fn own_account_change(st: &DeskState, a: &Authed, keys: Option<&StaffKeys>, change: &str) {
+    let Some(staff) = crate::domain::StaffId::parse(&a.current.staff_id) else {
+        tracing::error!("desk: cannot audit an account change: a staff id is not a UUID");
+        return;
+    };
+    let event = Event::AccountChanged {
+        staff,
+        change: change.into(),
+    };
+    audit_logged(st, Some(&a.current.staff_id), keys, event).await;
+}
+
 /// Query of the login page.
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -613,6 +631,8 @@ pub async fn enrol_submit(
         .await
     {
         Ok(fp) => {
+            own_account_change(&st, &a, None, "password_changed").await;
+            own_account_change(&st, &a, None, "keys_created").await;
             let mut base = Base::of(&a);
             base.notice = Some(text::PASSWORD_CHANGED);
             let head = audit_head(&st, &a).await;
@@ -724,6 +744,8 @@ pub async fn password_submit(
         .await
     {
         Ok(()) => {
+            let keys = a.unlocked_keys();
+            own_account_change(&st, &a, keys.as_ref(), "password_changed").await;
             base.notice = Some(text::PASSWORD_CHANGED);
             StatusCode::OK
         }
@@ -884,6 +906,10 @@ pub async fn account_reset(
             .await
             .map_err(|e| account_error(&e))?;
         st.sessions.destroy_for(&row.id);
+        // A reset enables a disabled account again: an account change of its own.
+        if row.disabled {
+            account_change(&st, &a, &row, "enabled").await?;
+        }
         tracing::info!("desk: an admin reset an account");
         Ok::<_, Text>((row.username, ot.password.expose_secret().to_owned()))
     }

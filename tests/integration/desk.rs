@@ -153,6 +153,28 @@ impl Staff {
         }
     }
 
+    /// Changes the password on the password page, in `b` logged in as this account; on
+    /// success the new one is kept for the next login.
+    pub async fn change_password(&mut self, b: &mut Browser, new: &str) -> Page {
+        let csrf = b.csrf().await;
+        let cur = self.password.clone();
+        let r = b
+            .post(
+                "/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current", &cur),
+                    ("new_password", new),
+                    ("confirm", new),
+                ],
+            )
+            .await;
+        if r.status == 200 {
+            self.password = new.into();
+        }
+        r
+    }
+
     pub async fn login(&mut self, b: &mut Browser) -> Page {
         let code = self.next_code().await;
         let (n, p) = (self.name.clone(), self.password.clone());
@@ -444,20 +466,8 @@ async fn first_login_enrols_then_password_and_totp_log_in(b: Backend) {
         )
         .await;
     assert!(r.body.contains("Kata sandi saat ini salah"), "{}", r.body);
-    let cur = admin.password.clone();
-    let r = b2
-        .post(
-            "/password",
-            &[
-                ("csrf", &csrf),
-                ("current", &cur),
-                ("new_password", STRONG),
-                ("confirm", STRONG),
-            ],
-        )
-        .await;
+    let r = admin.change_password(&mut b2, STRONG).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    admin.password = STRONG.into();
     let mut b3 = Browser::new(&app);
     assert_eq!(admin.login(&mut b3).await.location, "/");
 }

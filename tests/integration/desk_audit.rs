@@ -1,8 +1,9 @@
 //! The glue between the desk, the audit log and revocation (issue 6): logins, logouts and
-//! account changes from the desk pages and from `bisik user` are audited, and disabling a
-//! certified supervisor (CLI or admin page) stops the very next tip being wrapped to them.
+//! account changes from the desk pages and from `bisik user` are audited (the first admin,
+//! enrolment, password changes and re-enabling included), and disabling a certified supervisor
+//! (CLI or admin page) stops the very next tip being wrapped to them.
 
-use crate::desk::{Browser, add_via_ui, admin, field, start};
+use crate::desk::{Browser, STRONG, add_via_ui, admin, enrol, field, start};
 use crate::on_both;
 use crate::support::{Backend, TestApp, new_report, ok};
 use bisik::crypto::wrap::{Purpose, RecipientKey};
@@ -11,7 +12,10 @@ use bisik::domain::{ReportId, StaffId};
 use bisik::store::Store;
 use serde_json::json;
 
-on_both!(disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited);
+on_both!(
+    disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited,
+    every_account_change_is_audited
+);
 
 /// Every audit event in order, with its actor and signer fingerprint.
 pub async fn audit_events(desk: &Store) -> Vec<(Option<StaffId>, [u8; 32], Event)> {
@@ -201,15 +205,7 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
     let has = |actor: Option<StaffId>, want: &Event| {
         events.iter().any(|(a, _, e)| *a == actor && e == want)
     };
-    let ui_key = desk
-        .active_staff_key(&ui_id.to_string())
-        .await
-        .unwrap()
-        .unwrap();
-    let own = bisik::crypto::chain::signer_fingerprint(
-        &ed25519_dalek::VerifyingKey::from_bytes(&ui_key.ed25519_public[..].try_into().unwrap())
-            .unwrap(),
-    );
+    let own = own_signer(&desk, ui_id).await;
     for want in [Event::LoginSucceeded, Event::LoggedOut] {
         assert!(
             events
@@ -247,6 +243,176 @@ async fn disabling_a_certified_supervisor_stops_the_next_tip_and_is_audited(b: B
             "{events:?}"
         );
     }
+    let out = ok(&app.cli(&["audit", "verify"], ""));
+    assert!(out.contains("0 key(s) certified now"), "{out}");
+}
+
+/// The `account` changes recorded for `id`, in order, each with its actor and signer.
+async fn changes(desk: &Store, id: StaffId) -> Vec<(Option<StaffId>, [u8; 32], String)> {
+    audit_events(desk)
+        .await
+        .into_iter()
+        .filter_map(|(actor, signer, e)| match e {
+            Event::AccountChanged { staff, change } if staff == id => Some((actor, signer, change)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Just the names of [`changes`].
+async fn change_names(desk: &Store, id: StaffId) -> Vec<String> {
+    changes(desk, id).await.into_iter().map(|c| c.2).collect()
+}
+
+async fn staff_id(desk: &Store, name: &str) -> StaffId {
+    StaffId::parse(&desk.staff_by_name(name).await.unwrap().unwrap().id).unwrap()
+}
+
+/// Signer fingerprint of the account's active Ed25519 key.
+async fn own_signer(desk: &Store, id: StaffId) -> [u8; 32] {
+    let k = desk
+        .active_staff_key(&id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    bisik::crypto::chain::signer_fingerprint(
+        &ed25519_dalek::VerifyingKey::from_bytes(&k.ed25519_public[..].try_into().unwrap())
+            .unwrap(),
+    )
+}
+
+/// I6, account changes: the first admin that `bisik serve` makes, enrolment (the forced first
+/// password and the new keys), a password change on the password page, and a reset that
+/// enables a disabled account again (CLI and admin page) are each audited, by staff id only,
+/// and `bisik audit verify` still passes, with a certified supervisor among them.
+async fn every_account_change_is_audited(b: Backend) {
+    let app = start(b, vec![]).await;
+    let desk = app.desk_store().await;
+    let admin_id = staff_id(&desk, "admin").await;
+    assert_eq!(
+        change_names(&desk, admin_id).await,
+        ["created"],
+        "the first `bisik serve` audits the admin it makes"
+    );
+    let (mut adm, mut admin_staff) = admin(&app).await;
+    assert_eq!(
+        change_names(&desk, admin_id).await,
+        ["created", "password_changed", "keys_created"],
+        "enrolment: the forced first password and the new keys"
+    );
+    let r = admin_staff
+        .change_password(&mut adm, "admin-baru-kapal-gunung")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let admin_changes = changes(&desk, admin_id).await;
+    assert_eq!(
+        admin_changes.last().unwrap(),
+        &(
+            Some(admin_id),
+            admin_changes[1].1,
+            "password_changed".to_owned()
+        ),
+        "a password change, in the admin's name, signed like the enrolment (the service key: \
+         an admin is never certified): {admin_changes:?}"
+    );
+
+    // A certified supervisor changes their password: signed with their own key.
+    let (mut sup_b, mut sup) = add_via_ui(&app, &mut adm, "koordinator", "supervisor").await;
+    ok(&app.cli(
+        &[
+            "keys",
+            "certify",
+            "--user",
+            "koordinator",
+            "--fingerprint",
+            &sup.fingerprint,
+        ],
+        &app.passphrase(),
+    ));
+    let sup_id = staff_id(&desk, "koordinator").await;
+    let r = sup
+        .change_password(&mut sup_b, &format!("baru-{STRONG}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let own = own_signer(&desk, sup_id).await;
+    assert_eq!(
+        changes(&desk, sup_id).await.last().unwrap(),
+        &(Some(sup_id), own, "password_changed".to_owned())
+    );
+
+    // Disabled, then reset with `bisik user reset`: the reset enables it again, audited as such;
+    // the new enrolment's keys are audited too (the supervisor is revoked by then, so the
+    // service key signs in their name).
+    ok(&app.cli(&["user", "disable", "koordinator"], ""));
+    ok(&app.cli(&["user", "reset", "koordinator"], ""));
+    let names = change_names(&desk, sup_id).await;
+    assert!(
+        names.ends_with(&["disabled".into(), "password_reset".into(), "enabled".into()]),
+        "{names:?}"
+    );
+    let ot = app.one_time_password("koordinator");
+    enrol(&app, "koordinator", &ot, &format!("lagi-{STRONG}")).await;
+    let names = change_names(&desk, sup_id).await;
+    assert!(
+        names.ends_with(&["password_changed".into(), "keys_created".into()]),
+        "{names:?}"
+    );
+
+    // The same on the admin page; a reset of an account that is not disabled enables nothing.
+    let (_, _) = add_via_ui(&app, &mut adm, "petugas", "investigator").await;
+    let inv_id = staff_id(&desk, "petugas").await;
+    let form = |csrf: &str| {
+        [
+            ("csrf", csrf.to_owned()),
+            ("username", "petugas".to_owned()),
+            ("role", String::new()),
+        ]
+    };
+    for path in ["/accounts/reset", "/accounts/disable", "/accounts/reset"] {
+        let csrf = adm.csrf().await;
+        let f = form(&csrf);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let p = adm.post(path, &f).await;
+        assert_eq!(p.status, 200, "{path}: {}", p.body);
+    }
+    // Enrolment in the account's own name, the admin's changes in the admin's; all signed by
+    // the service key, which also signed the first admin's `created`.
+    let service = admin_changes[0].1;
+    let by = |actor: StaffId, c: &str| (Some(actor), service, c.to_owned());
+    assert_eq!(
+        changes(&desk, inv_id).await,
+        [
+            by(admin_id, "created"),
+            by(inv_id, "password_changed"),
+            by(inv_id, "keys_created"),
+            by(admin_id, "password_reset"),
+            by(admin_id, "disabled"),
+            by(admin_id, "password_reset"),
+            by(admin_id, "enabled"),
+        ]
+    );
+
+    // The admin's audit page shows them (account events are what admins see), by name.
+    let page = adm.get("/audit").await;
+    assert_eq!(page.status, 200);
+    for line in [
+        "account enabled: petugas",
+        "account keys_created: petugas",
+        "account password_changed: koordinator",
+        "account created: admin",
+    ] {
+        assert!(page.body.contains(line), "{line}: {}", page.body);
+    }
+    // Entries carry staff ids, never names.
+    let rows = desk.audit_rows_after(0).await.unwrap();
+    for name in [b"petugas".as_slice(), b"koordinator", b"admin"] {
+        assert!(
+            rows.iter()
+                .all(|r| !r.entry.windows(name.len()).any(|w| w == name)),
+            "an entry holds a name"
+        );
+    }
+    desk.close().await;
     let out = ok(&app.cli(&["audit", "verify"], ""));
     assert!(out.contains("0 key(s) certified now"), "{out}");
 }
