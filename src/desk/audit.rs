@@ -541,6 +541,9 @@ pub struct CertifiedKey {
     pub x25519: [u8; 32],
     /// False once revoked.
     pub active: bool,
+    /// The supervisor who certified an investigator; `None` for the organisation key's
+    /// certifications (supervisors).
+    pub by: Option<StaffId>,
 }
 
 /// (report, item count, SHA-256 of the head bytes, signer fingerprint) of a staff chain head.
@@ -760,12 +763,17 @@ impl Walker {
                         ed25519: ed,
                         x25519: c.x25519,
                         active: true,
+                        by: by_staff.map(|s| s.staff),
                     },
                 );
             }
+            // A revoked supervisor's investigator certifications end with theirs: the intake,
+            // which sees only the signed list and the published certificates, stops trusting
+            // them at the same moment, and another supervisor certifies them again at the next
+            // share (with the fingerprint).
             Event::Revoked { staff } => {
                 for k in self.certified.keys.values_mut() {
-                    if k.staff == *staff {
+                    if k.staff == *staff || k.by == Some(*staff) {
                         k.active = false;
                     }
                 }

@@ -77,6 +77,8 @@ pub struct ShareForm {
     csrf: Option<String>,
     report: String,
     username: String,
+    /// The investigator's key fingerprint, read off their screen: needed the first time.
+    fingerprint: Option<String>,
 }
 
 async fn share_or_unshare(
@@ -93,7 +95,8 @@ async fn share_or_unshare(
     let r = async {
         let id = report_id(&f.report)?;
         if share {
-            sharing::share(&st, &a, id, &f.username).await?;
+            let fp = f.fingerprint.as_deref().filter(|v| !v.trim().is_empty());
+            sharing::share(&st, &a, id, &f.username, fp).await?;
             Ok(text::SHARED)
         } else {
             sharing::unshare(&st, &a, id, &f.username).await?;

@@ -87,6 +87,8 @@ pub struct Opened {
     pub k_s: Option<SecretKey32>,
     /// Whether the report has a vouched K_s at all (even one this person holds no wrap of).
     pub has_k_s: bool,
+    /// The X25519 fingerprints the intake-signed header names as the report's first recipients.
+    pub header_recipients: Vec<[u8; 32]>,
 }
 
 fn recipient(row: &StaffKeyRow) -> Result<RecipientKey, ShareError> {
@@ -169,18 +171,25 @@ pub async fn open_report(
         k_r,
         k_s,
         has_k_s: vouched.is_some(),
+        header_recipients: header.recipients,
     })
 }
 
 /// The acting person's unlocked keys and their certified Ed25519 key, or a refusal: only a
-/// certified key may sign for a report (I5).
-fn acting(a: &Authed, certified: &Certified) -> Result<(StaffKeys, StaffId), ShareError> {
+/// certified key may sign for a report (I5). With `supervisor`, the key must be certified as a
+/// supervisor's (by the ceremony), whatever the account's role column says: a database writer
+/// who flips an investigator's role gains nothing.
+fn acting(
+    a: &Authed,
+    certified: &Certified,
+    supervisor: bool,
+) -> Result<(StaffKeys, StaffId), ShareError> {
     let keys = a
         .unlocked_keys()
         .ok_or(ShareError::Refused(text::NO_KEYS))?;
     let me = staff_id(&a.current.staff_id)?;
     match certified.active(&signer_fingerprint(&keys.ed25519.verifying_key())) {
-        Some(k) if k.staff == me => Ok((keys, me)),
+        Some(k) if k.staff == me && (!supervisor || k.role == "supervisor") => Ok((keys, me)),
         _ => Err(ShareError::Refused(text::NOT_CERTIFIED)),
     }
 }
@@ -227,14 +236,21 @@ pub struct Shared {
 
 /// A certified supervisor (`a`) shares report `id` with the account `name`: an investigator
 /// (certified by `a`'s key first, when they are not yet) or another certified supervisor.
+///
+/// Certifying needs `fingerprint`, the key fingerprint the investigator reads off their own
+/// desk home page, compared with the key the desk store holds for them: the same check as the
+/// supervisor ceremony's. Without it, whoever can write the desk database (or an admin who
+/// resets the account and enrols keys of their own) would have their key certified by the next
+/// share.
 pub async fn share(
     st: &DeskState,
     a: &Authed,
     id: ReportId,
     name: &str,
+    fingerprint: Option<&str>,
 ) -> Result<Shared, ShareError> {
     let certified = st.audit.certified().await?;
-    let (keys, me) = acting(a, &certified)?;
+    let (keys, me) = acting(a, &certified, true)?;
     let (row, key) = target(st, name, me).await?;
     let to = recipient(&key)?;
     let ed = ed25519(&key)?;
@@ -250,8 +266,17 @@ pub async fn share(
         .filter(|k| k.staff == them && k.x25519 == to.public);
     let mut certified_now = false;
     match (row.role.as_str(), already) {
-        ("investigator", Some(_)) => {}
+        ("investigator", Some(_)) => publish(st, &keys, them, &ed, &to).await?,
         ("investigator", None) => {
+            let want = super::keys::fingerprint_of(&to.public)
+                .map_err(|_| ShareError::Internal("a stored X25519 key is invalid".into()))?;
+            match fingerprint.map(normalise_fingerprint) {
+                None => return Err(ShareError::Refused(text::FINGERPRINT_NEEDED)),
+                Some(f) if f != normalise_fingerprint(&want) => {
+                    return Err(ShareError::Refused(text::FINGERPRINT_MISMATCH));
+                }
+                Some(_) => {}
+            }
             audit_certification(st, &signer, &keys, them, &ed, &to).await?;
             certified_now = true;
         }
@@ -288,6 +313,14 @@ pub async fn share(
     })
 }
 
+/// A fingerprint as people type it: hex digits only, lower case.
+fn normalise_fingerprint(f: &str) -> String {
+    f.chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 /// Certifies an investigator's keys with the supervisor's key: the audit entry first, then the
 /// certificate the intake reads.
 async fn audit_certification(
@@ -310,6 +343,19 @@ async fn audit_certification(
             }),
         )
         .await?;
+    publish(st, keys, them, ed, to).await
+}
+
+/// Publishes (again) the investigator's certificate for the intake, signed by this supervisor:
+/// on every share, so a certificate lost to a crash after its audit entry, or one signed by a
+/// supervisor since revoked (which the intake ignores), is replaced.
+async fn publish(
+    st: &DeskState,
+    keys: &StaffKeys,
+    them: StaffId,
+    ed: &VerifyingKey,
+    to: &RecipientKey,
+) -> Result<(), ShareError> {
     let (bytes, sig) = StaffCertificate {
         staff_id: them.bytes(),
         role: "investigator".into(),
@@ -318,9 +364,9 @@ async fn audit_certification(
         signer: [0; 32],
     }
     .sign(&keys.ed25519);
-    st.reports
-        .publish_certificate(&hex::encode(signer_fingerprint(ed)), &bytes, &sig)
-        .await?;
+    let fp = hex::encode(signer_fingerprint(ed));
+    st.reports.withdraw_certificate(&fp).await?;
+    st.reports.publish_certificate(&fp, &bytes, &sig).await?;
     Ok(())
 }
 
@@ -333,7 +379,7 @@ pub async fn unshare(
     name: &str,
 ) -> Result<u64, ShareError> {
     let certified = st.audit.certified().await?;
-    let (keys, me) = acting(a, &certified)?;
+    let (keys, me) = acting(a, &certified, true)?;
     // The supervisor must be able to open the report themselves.
     open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
     let row = account(st, name).await?;
@@ -396,7 +442,7 @@ pub async fn post(
 ) -> Result<(), ShareError> {
     check_text(body)?;
     let certified = st.audit.certified().await?;
-    let (keys, me) = acting(a, &certified)?;
+    let (keys, me) = acting(a, &certified, false)?;
     let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
     let who = Acting {
         staff: me,
@@ -424,7 +470,12 @@ pub async fn post(
             None if opened.has_k_s => return Err(ShareError::Refused(text::NO_STAFF_KEY_WRAP)),
             None => {
                 let escrow = st.escrow_key()?;
-                let recipients = staff_recipients(st, &certified, id).await?;
+                let mine = st
+                    .store
+                    .active_staff_key(&a.current.staff_id)
+                    .await?
+                    .ok_or(ShareError::Refused(text::NO_KEYS))?;
+                let recipients = staff_recipients(&certified, &opened, &recipient(&mine)?);
                 created = create_staff_key(&st.reports, &st.audit, &who, id, &escrow, &recipients)
                     .await?;
                 &created
@@ -458,27 +509,23 @@ pub async fn post(
     Ok(())
 }
 
-/// The certified staff keys that hold a wrap of report `id`'s K_r: who a new K_s goes to.
-async fn staff_recipients(
-    st: &DeskState,
+/// Who a new K_s goes to besides escrow: the certified keys the intake-signed header names (the
+/// supervisors the tip was wrapped to), and the creator's own. Never taken from wrap rows, which
+/// a database writer could plant; colleagues shared with earlier get K_s when a supervisor
+/// shares the report with them again.
+fn staff_recipients(
     certified: &Certified,
-    id: ReportId,
-) -> Result<Vec<RecipientKey>, ShareError> {
-    let holders: Vec<String> = st
-        .reports
-        .wraps(id)
-        .await?
-        .into_iter()
-        .filter(|w| w.purpose == Purpose::ReporterKey.code())
-        .map(|w| w.recipient_fp)
-        .collect();
-    let mut out = Vec::new();
+    opened: &Opened,
+    mine: &RecipientKey,
+) -> Vec<RecipientKey> {
+    let mut out = vec![mine.clone()];
     for k in certified.all_active() {
         if let Ok(r) = RecipientKey::from_bytes(&k.x25519)
-            && holders.contains(&hex::encode(r.fingerprint()))
+            && opened.header_recipients.contains(&r.fingerprint())
+            && !out.contains(&r)
         {
             out.push(r);
         }
     }
-    Ok(out)
+    out
 }

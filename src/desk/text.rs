@@ -207,3 +207,13 @@ pub const NOTE_SAVED: Text = t(
     "Catatan internal disimpan. Pelapor tidak pernah melihatnya.",
     "Internal note saved. The reporter never sees it.",
 );
+/// Certifying an investigator needs their fingerprint.
+pub const FINGERPRINT_NEEDED: Text = t(
+    "Petugas ini belum disertifikasi. Minta petugas membacakan sidik kunci dari halaman berandanya, lalu isikan di kolom sidik kunci.",
+    "This investigator is not certified yet. Ask them to read out the key fingerprint on their home page, then enter it in the fingerprint field.",
+);
+/// The fingerprint does not match the stored key.
+pub const FINGERPRINT_MISMATCH: Text = t(
+    "Sidik kunci tidak cocok dengan kunci akun ini. Jangan bagikan laporan; laporkan ke admin.",
+    "The fingerprint does not match this account's key. Do not share the report; tell the admin.",
+);

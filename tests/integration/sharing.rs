@@ -29,6 +29,22 @@ async fn post_form(b: &mut Browser, path: &str, report: &str, k: &str, v: &str) 
     (p.status, p.body)
 }
 
+async fn share_with(b: &mut Browser, report: &str, fingerprint: &str) -> (u16, String) {
+    let csrf = b.csrf().await;
+    let p = b
+        .post(
+            "/reports/share",
+            &[
+                ("csrf", &csrf),
+                ("report", report),
+                ("username", "petugas"),
+                ("fingerprint", fingerprint),
+            ],
+        )
+        .await;
+    (p.status, p.body)
+}
+
 async fn reply(app: &TestApp, code: &str, body: &str) -> (u16, Value) {
     let r = app
         .post(
@@ -43,7 +59,7 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     let app = start(b, vec![]).await;
     let (mut ab, _) = admin(&app).await;
     let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
-    let (mut ib, _) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    let (mut ib, inv) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
     let pass = app.passphrase();
     ok(&app.cli(&["keys", "certify", "--user", "koor"], &pass));
 
@@ -64,8 +80,27 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     // An admin can neither share nor write.
     let (s, _) = post_form(&mut ab, "/reports/share", &id, "username", "petugas").await;
     assert_eq!(s, 403);
+    let (s, _) = post_form(&mut ab, "/reports/message", &id, "body", "Halo").await;
+    assert_eq!(s, 403);
 
-    let (s, body) = post_form(&mut sb, "/reports/share", &id, "username", "petugas").await;
+    // The first share certifies the investigator, so it needs the fingerprint from their screen:
+    // without it, or with another, nothing is certified or shared.
+    let (s, body) = share_with(&mut sb, &id, "").await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("sidik kunci"), "{body}");
+    let wrong = "0000 0000 0000 0000";
+    let (s, body) = share_with(&mut sb, &id, wrong).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("tidak cocok"), "{body}");
+    assert!(
+        app.store()
+            .await
+            .staff_certificates()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (s, body) = share_with(&mut sb, &id, &inv.fingerprint).await;
     assert_eq!(s, 200, "{body}");
     assert!(body.contains("Laporan telah dibagikan"), "{body}");
     let certs = app.store().await.staff_certificates().await.unwrap();
@@ -187,7 +222,7 @@ async fn a_certificate_not_signed_by_a_listed_supervisor_launders_nothing(b: Bac
         "the intake extended a head it cannot vouch for: {v}"
     );
     assert!(
-        app.logs().contains("not signed by a listed supervisor"),
-        "the planted certificate is named in the log"
+        app.logs().contains("not signed by a trusted key"),
+        "the refused head is named in the log"
     );
 }
