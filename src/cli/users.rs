@@ -138,10 +138,15 @@ pub async fn run(cfg: &Config, cmd: UserCommand) -> Result<(), Failure> {
             Ok(())
         }
         UserCommand::Disable { name } => {
-            let row = accounts::disable(&store, &name)
+            // Audit and revoke first (see the admin page's disable): a failure leaves the
+            // account as it was.
+            let row = accounts::find(&store, &name)
                 .await
                 .map_err(account_failure)?;
             record(cfg, &store, &row, "disabled").await?;
+            let row = accounts::disable(&store, &name)
+                .await
+                .map_err(account_failure)?;
             println!(
                 "Account {} disabled; its sessions end at their next request.",
                 row.username

@@ -929,13 +929,20 @@ pub async fn account_disable(
         Err(r) => return r,
     };
     let mut base = Base::of(&a);
-    let done = match accounts::disable(&st.store, &f.username).await {
-        Ok(row) => {
-            st.sessions.destroy_for(&row.id);
-            account_change(&st, &a, &row, "disabled")
-                .await
-                .map(|()| row)
-        }
+    // Audit and revoke first, then disable: when the audit log or the revocation cannot be
+    // written, the account stays as it was and the admin sees the error, rather than a disabled
+    // account whose keys the intake still trusts.
+    let done = match accounts::find(&st.store, &f.username).await {
+        Ok(row) => match account_change(&st, &a, &row, "disabled").await {
+            Ok(()) => match accounts::disable(&st.store, &f.username).await {
+                Ok(row) => {
+                    st.sessions.destroy_for(&row.id);
+                    Ok(row)
+                }
+                Err(e) => Err(account_error(&e)),
+            },
+            Err(t) => Err(t),
+        },
         Err(e) => Err(account_error(&e)),
     };
     match done {

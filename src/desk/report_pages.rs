@@ -145,9 +145,11 @@ async fn write(
         Ok(a) => a,
         Err(r) => return r,
     };
+    // The text is the staff member's words: wiped when the request is done.
+    let body = zeroize::Zeroizing::new(f.body);
     let r = async {
         let id = report_id(&f.report)?;
-        sharing::post(&st, &a, id, what, &f.body).await?;
+        sharing::post(&st, &a, id, what, &body).await?;
         Ok(match what {
             Writing::Message => text::MESSAGE_SENT,
             Writing::Note => text::NOTE_SAVED,

@@ -38,7 +38,7 @@ use crate::items::chain::Append;
 use crate::store::{StaffKeyRow, StaffRow, StoreError};
 use crate::vault::unwrap::unwrap;
 use ed25519_dalek::VerifyingKey;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The longest message or note, in characters: the same bound the intake puts on a reporter's
 /// message, so a question always fits the reporter's follow-up page.
@@ -450,14 +450,13 @@ pub async fn post(
     };
     let intake = st.intake_key()?;
     let day = today();
-    let plain = Zeroizing::new(
-        serde_json::to_vec(&MessagePlain {
-            v: 1,
-            body: body.to_owned(),
-            day: day_string(day),
-        })
-        .expect("serialisable"),
-    );
+    let mut m = MessagePlain {
+        v: 1,
+        body: body.to_owned(),
+        day: day_string(day),
+    };
+    let plain = Zeroizing::new(serde_json::to_vec(&m).expect("serialisable"));
+    m.body.zeroize();
     let (kind, direction) = match what {
         Writing::Message => (ItemKind::Message, Direction::StaffToReporter),
         Writing::Note => (ItemKind::Note, Direction::StaffOnly),

@@ -173,6 +173,11 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     ] {
         assert!(page.contains(tag), "the audit page lacks {tag}:\n{page}");
     }
+    // Revoking the supervisor ends the certification they made: the desk agrees with the
+    // intake, which trusts only certificates signed by a listed, unrevoked supervisor.
+    ok(&app.cli(&["user", "disable", "koor"], ""));
+    let out = ok(&app.cli(&["audit", "verify"], ""));
+    assert!(out.contains("0 key(s) certified now"), "{out}");
 }
 
 async fn a_certificate_not_signed_by_a_listed_supervisor_launders_nothing(b: Backend) {
