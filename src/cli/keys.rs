@@ -3,13 +3,11 @@
 use super::secrets::{emit, read_passphrase};
 use super::{Failure, failure};
 use crate::config::Config;
-use crate::crypto::envelope;
 use crate::crypto::header::{ReportHeader, key_commitment};
 use crate::crypto::primitives::{SecretKey32, fingerprint_display};
 use crate::crypto::recipients::{Recipient, RecipientList};
 use crate::crypto::wrap::{Purpose, RecipientKey, generate_x25519};
 use crate::domain::{Direction, ItemKind, ReportId, day_string};
-use crate::items::{MessagePlain, TipPlain, item_aad};
 use crate::keyfiles::{self, PublicKeys, names};
 use crate::store::Schema;
 use crate::vault::offline::{OfflineKeys, generate_passphrase};
@@ -464,48 +462,39 @@ async fn recover(
         None => None,
     };
     let items = store.items(id).await?;
-    // The items are exactly the chain the latest signed head ends, and item 0 is the tip the
-    // header names: a deleted, reordered, planted or swapped item is tampering.
+    if k_s.is_none() && items.iter().any(|i| i.direction == Direction::StaffOnly) {
+        return Err(integrity("a staff-only item exists but no staff key does"));
+    }
+    // The items are exactly the chain the latest signed head ends, item 0 is the tip the header
+    // names, and every item opens: a deleted, reordered, planted or swapped item is tampering.
     let trusted = crate::desk::report_keys::StaffHeads {
         intake: public.intake,
         certified: &certified,
     };
-    crate::items::chain::verify_chain(id, &items, store.latest_head(id).await?.as_ref(), &trusted)
-        .map_err(with_note)?;
-    if items
-        .first()
-        .is_none_or(|t| t.kind != ItemKind::Tip || t.id.bytes() != header.tip_item)
-    {
-        return Err(integrity(
-            "the tip is not the one named in the signed header",
-        ));
-    }
-    let mut tip = serde_json::Value::Null;
+    let conv = crate::items::open::open_conversation(
+        id,
+        header.tip_item,
+        &items,
+        store.latest_head(id).await?.as_ref(),
+        &trusted,
+        &k_r,
+        k_s.as_ref(),
+    )
+    .map_err(with_note)?;
+    let tip = serde_json::to_value(&conv.tip).expect("serialisable");
     let mut messages = Vec::new();
     let mut notes = Vec::new();
-    for it in items {
-        let key = match (it.direction, &k_s) {
-            (Direction::StaffOnly, Some(k_s)) => k_s,
-            (Direction::StaffOnly, None) => {
-                return Err(integrity("a staff-only item exists but no staff key does"));
-            }
-            _ => &k_r,
-        };
-        let plain = envelope::open(
-            key,
-            &item_aad(id, it.id, it.kind, it.direction, it.seq, it.prev),
-            &it.sealed,
-        )
-        .map_err(|_| integrity(&format!("item {} does not open", it.seq)))?;
+    for it in &conv.items {
+        let plain: &[u8] = it
+            .plain
+            .as_deref()
+            .map(|p| p.as_slice())
+            .unwrap_or_default();
         match it.kind {
-            ItemKind::Tip => {
-                let t: TipPlain = serde_json::from_slice(&plain)
-                    .map_err(|_| integrity("the tip is malformed"))?;
-                tip = serde_json::to_value(t).expect("serialisable");
-            }
             ItemKind::Message => {
-                let m: MessagePlain = serde_json::from_slice(&plain)
-                    .map_err(|_| integrity("a message is malformed"))?;
+                let m = it
+                    .message()
+                    .ok_or_else(|| integrity("a message is malformed"))?;
                 let from = if it.direction == Direction::ReporterToStaff {
                     "reporter"
                 } else {
@@ -515,10 +504,11 @@ async fn recover(
             }
             // The desk seals a note like a message (text and day); anything else that the
             // chain vouches for is shown as its raw text.
-            ItemKind::Note => notes.push(match serde_json::from_slice::<MessagePlain>(&plain) {
-                Ok(m) => json!({"seq": it.seq, "body": m.body, "day": m.day}),
-                Err(_) => json!({"seq": it.seq, "plain": String::from_utf8_lossy(&plain)}),
+            ItemKind::Note => notes.push(match it.message() {
+                Some(m) => json!({"seq": it.seq, "body": m.body, "day": m.day}),
+                None => json!({"seq": it.seq, "plain": String::from_utf8_lossy(plain)}),
             }),
+            ItemKind::Tip => {}
         }
     }
     // Newest first, as everywhere else a conversation is shown; `seq` gives the chain order.

@@ -1,7 +1,8 @@
 //! The sealed item formats both sides of the wall use: what a tip and a message look like inside
 //! their envelope ([`TipPlain`], [`MessagePlain`]), the AAD that binds an item to its report,
 //! position and direction ([`item_aad`]), and the hash chain over a report's items
-//! ([`chain`]: appending with a signed head, and verifying a chain against its latest head).
+//! ([`chain`]: appending with a signed head, and verifying a chain against its latest head), and
+//! opening a whole report once it is verified ([`open`]).
 //!
 //! The intake seals these and the desk (and the CLI's offline recovery) opens them. They live in
 //! a room of their own, below both, so that neither the desk nor the CLI has to import the
@@ -10,6 +11,7 @@
 //! (tests/integration/layering.rs). This room imports `crypto`, `domain` and `store` only.
 
 pub mod chain;
+pub mod open;
 
 use crate::crypto::envelope::ItemAad;
 use crate::domain::{Direction, ItemId, ItemKind, ReportId};
