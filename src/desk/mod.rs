@@ -157,6 +157,9 @@ pub mod paths {
     pub const STYLE: &str = "/desk.css";
     /// The audit log, newest first (GET). Supervisors; admins see account events only.
     pub const AUDIT: &str = "/audit";
+    /// A report: the tip, the conversation, the notes and the actions (GET `?id=`).
+    /// Supervisors and investigators holding it.
+    pub const REPORT: &str = "/report";
     /// Share a report with an investigator or supervisor (POST). Certified supervisors.
     pub const REPORT_SHARE: &str = "/reports/share";
     /// Remove an investigator's access to a report (POST). Certified supervisors.
@@ -166,7 +169,7 @@ pub mod paths {
     /// An internal note (POST). Supervisors and investigators holding the report.
     pub const REPORT_NOTE: &str = "/reports/note";
     /// All of them.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -178,6 +181,7 @@ pub mod paths {
         ME,
         STYLE,
         AUDIT,
+        REPORT,
         REPORT_SHARE,
         REPORT_UNSHARE,
         REPORT_MESSAGE,
@@ -248,6 +252,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET")),
     );
     cfg.service(
+        web::resource(paths::REPORT)
+            .route(web::get().to(report_pages::report))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
         web::resource(paths::REPORT_SHARE)
             .route(web::post().to(report_pages::share))
             .default_service(method_not_allowed("POST")),

@@ -176,3 +176,161 @@ pub async fn note(
 ) -> HttpResponse {
     write(req, st, form, Writing::Note).await
 }
+
+/// Reading a report (supervisors and investigators holding it).
+const STAFF_READ: Need = Need {
+    stage: Stage::Full,
+    roles: &[Role::Supervisor, Role::Investigator],
+    change: false,
+};
+
+/// `?id=` of the report page.
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    id: Option<String>,
+}
+
+/// A tip field as shown.
+struct Field {
+    label_id: &'static str,
+    label_en: &'static str,
+    text: String,
+}
+
+/// A message or note as shown.
+struct ThreadItem {
+    seq: i64,
+    day: String,
+    who_id: &'static str,
+    who_en: &'static str,
+    class: &'static str,
+    text: String,
+}
+
+/// What the report page shows.
+struct View {
+    day: String,
+    category: String,
+    area: String,
+    fields: Vec<Field>,
+    thread: Vec<ThreadItem>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/report.html")]
+struct ReportPage {
+    base: Base,
+    id: String,
+    view: Option<View>,
+    supervisor: bool,
+}
+
+/// Tip text is untrusted (I8). Escaping is the template's (askama escapes every `{{ }}`); on top
+/// of that, characters that change how the text around them reads without showing themselves
+/// (bidirectional overrides and isolates, zero-width characters, the byte-order mark) are made
+/// visible as `[U+XXXX]`, so a reporter's text cannot reorder or hide what staff read. Each text
+/// also sits in its own `<bdi dir="auto">`, so right-to-left text stays inside it.
+pub fn visible_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{061C}'
+            | '\u{00AD}' => out.push_str(&format!("[U+{:04X}]", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn view(conv: &crate::items::open::Conversation) -> View {
+    use crate::domain::{Direction, ItemKind};
+    let t = &conv.tip;
+    let mut fields = vec![Field {
+        label_id: "Kejadian",
+        label_en: "What happened",
+        text: visible_controls(&t.description),
+    }];
+    for (label_id, label_en, v) in [
+        ("Lokasi", "Where", &t.location),
+        ("Waktu", "When", &t.when),
+        ("Orang", "People", &t.people),
+        ("Kendaraan", "Vehicles", &t.vehicles),
+    ] {
+        if let Some(v) = v {
+            fields.push(Field {
+                label_id,
+                label_en,
+                text: visible_controls(v),
+            });
+        }
+    }
+    let thread = conv
+        .items
+        .iter()
+        .map(|it| {
+            let (who_id, who_en, class) = match (it.kind, it.direction) {
+                (ItemKind::Note, _) => ("Catatan internal", "Internal note", "note"),
+                (_, Direction::ReporterToStaff) => ("Pelapor", "Reporter", "reporter"),
+                _ => ("Petugas ke pelapor", "Staff to reporter", "staff"),
+            };
+            let (day, text) = match it.message() {
+                Some(m) => (m.day, visible_controls(&m.body)),
+                None if it.plain.is_none() => (
+                    String::new(),
+                    "[Terkunci: Anda belum menerima kunci catatan internal / Sealed: you hold no key to internal notes]".into(),
+                ),
+                None => (String::new(), "[?]".into()),
+            };
+            ThreadItem {
+                seq: it.seq,
+                day,
+                who_id,
+                who_en,
+                class,
+                text,
+            }
+        })
+        .collect();
+    View {
+        day: t.day.clone(),
+        category: visible_controls(&t.category),
+        area: t.area.as_deref().map(visible_controls).unwrap_or_default(),
+        fields,
+        thread,
+    }
+}
+
+/// GET /report?id=ID (supervisor, investigator): the report as the reporter wrote it, the
+/// conversation and the internal notes, after every integrity check, with the actions.
+pub async fn report(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<ReportQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, STAFF_READ, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(q.id.as_deref().unwrap_or(""))?;
+        let conv = sharing::read(&st, &a, id).await?;
+        Ok((id, view(&conv)))
+    }
+    .await;
+    match r {
+        Ok((id, v)) => render(
+            StatusCode::OK,
+            &ReportPage {
+                base: Base::of(&a),
+                id: id.to_string(),
+                view: Some(v),
+                supervisor: a.current.role == Role::Supervisor,
+            },
+        ),
+        Err(e) => outcome(Base::of(&a), Err(e)),
+    }
+}

@@ -20,10 +20,10 @@
 //! leaves at worst an entry for a change that did not happen, never a change without its entry.
 
 use super::DeskState;
-use super::audit::{Certification, Certified, Event, Signer};
+use super::audit::{Access, Certification, Certified, Event, Signer};
 use super::keys::StaffKeys;
 use super::report_keys::{
-    Acting, ReportKeyError, append_staff_item, create_staff_key, vouched_staff_key,
+    Acting, ReportKeyError, StaffHeads, append_staff_item, create_staff_key, vouched_staff_key,
 };
 use super::session::Authed;
 use super::text::{self, Text};
@@ -35,6 +35,7 @@ use crate::crypto::wrap::{Purpose, RecipientKey, wrap_to};
 use crate::domain::{Direction, ItemKind, ReportId, StaffId, Status, day_string, today};
 use crate::items::MessagePlain;
 use crate::items::chain::Append;
+use crate::items::open::{Conversation, open_conversation};
 use crate::store::{StaffKeyRow, StaffRow, StoreError};
 use crate::vault::unwrap::unwrap;
 use ed25519_dalek::VerifyingKey;
@@ -89,6 +90,8 @@ pub struct Opened {
     pub has_k_s: bool,
     /// The X25519 fingerprints the intake-signed header names as the report's first recipients.
     pub header_recipients: Vec<[u8; 32]>,
+    /// The tip's item id, from the signed header.
+    pub tip_item: [u8; 16],
 }
 
 fn recipient(row: &StaffKeyRow) -> Result<RecipientKey, ShareError> {
@@ -172,6 +175,7 @@ pub async fn open_report(
         k_s,
         has_k_s: vouched.is_some(),
         header_recipients: header.recipients,
+        tip_item: header.tip_item,
     })
 }
 
@@ -408,6 +412,45 @@ pub async fn unshare(
     let n = st.reports.remove_wraps(id, &fps).await?;
     st.reports.clear_assignee(id, &row.id).await?;
     Ok(n)
+}
+
+/// Opens report `id` for reading by the acting certified staff member: the whole chain verified
+/// (the signed head by the intake or a key the audit chain vouches for, the tip the header
+/// names, every item opening), then the page view is audited (`decrypted`, I6) before anything is
+/// shown. Staff-only items stay sealed for someone who holds no wrap of K_s.
+pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversation, ShareError> {
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified, false)?;
+    let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let items = st.reports.items(id).await?;
+    let head = st.reports.latest_head(id).await?;
+    let trusted = StaffHeads {
+        intake: st.intake_key()?,
+        certified: &certified,
+    };
+    let conv = open_conversation(
+        id,
+        opened.tip_item,
+        &items,
+        head.as_ref(),
+        &trusted,
+        &opened.k_r,
+        opened.k_s.as_ref(),
+    )
+    .map_err(ShareError::Tampered)?;
+    st.audit
+        .append(
+            &Signer::Staff {
+                id: me,
+                key: &keys.ed25519,
+            },
+            Event::Decrypted {
+                report: id,
+                access: Access::Page,
+            },
+        )
+        .await?;
+    Ok(conv)
 }
 
 /// What staff write.

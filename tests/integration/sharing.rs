@@ -74,9 +74,38 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert_eq!(s, 403, "{body}");
     assert!(body.contains("belum disertifikasi"), "{body}");
     let before = app.report_ids().await;
-    app.submit(json!({"description": "laporan lain yang tidak dibagikan"}))
-        .await;
+    let payload = "laporan lain <script>alert(1)</script><img src=x onerror=alert(2)> \u{202E}gnp.exe\u{200B}";
+    app.submit(json!({"description": payload})).await;
     let other = new_report(&app, &before).await.to_string();
+    // I8: the supervisor (who receives every new tip) reads it as text: escaped, and the
+    // characters that reorder or hide text made visible.
+    let page = sb.get(&format!("/report?id={other}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(!page.body.contains("<img src=x"), "{}", page.body);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)")
+            || page.body.contains("&lt;script&gt;alert(1)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("[U+202E]gnp.exe[U+200B]"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains('\u{202E}'));
+    // Tamper on open: a changed ciphertext gives the warning, never the content.
+    sqlx::query("UPDATE items SET sealed = $1 WHERE report_id = $2 AND seq = 0")
+        .bind(vec![0u8; 64])
+        .bind(&other)
+        .execute(app.store().await.pool())
+        .await
+        .unwrap();
+    let page = sb.get(&format!("/report?id={other}")).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(page.body.contains("PERINGATAN"), "{}", page.body);
+    assert!(!page.body.contains("gnp.exe"), "{}", page.body);
     // An admin can neither share nor write.
     let (s, _) = post_form(&mut ab, "/reports/share", &id, "username", "petugas").await;
     assert_eq!(s, 403);
@@ -145,6 +174,18 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert!(!v.to_string().contains("CATATAN INTERNAL"), "{v}");
     let rec: Value = serde_json::from_str(&ok(&app.recover(&id))).unwrap();
     assert_eq!(rec["notes"][0]["body"], note, "{rec}");
+    // The report page: the tip, both directions of the conversation and the note, as text.
+    let page = ib.get(&format!("/report?id={id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for text in [
+        "transaksi di gang belakang pasar",
+        question,
+        "Gang Melati, dekat masjid",
+        note,
+    ] {
+        assert!(page.body.contains(text), "{text:?} missing:\n{}", page.body);
+    }
+    assert!(page.body.contains("translate=\"no\""));
     // ...and the reporter can still answer after the staff-only item.
     let (s, v) = reply(&app, &code, "Motornya warna merah").await;
     assert_eq!(s, 201, "{v}");
@@ -165,6 +206,7 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert!(out.contains("2 key(s) certified now"), "{out}");
     let page = sb.get("/audit").await.body;
     for tag in [
+        "decrypted",
         "certified",
         "assigned",
         "unassigned",
@@ -226,8 +268,13 @@ async fn a_certificate_not_signed_by_a_listed_supervisor_launders_nothing(b: Bac
         s, 500,
         "the intake extended a head it cannot vouch for: {v}"
     );
+    // The log line may reach the file just after the answer.
     assert!(
-        app.logs().contains("not signed by a trusted key"),
+        app.wait_for_log(
+            "not signed by a trusted key",
+            std::time::Duration::from_secs(10)
+        )
+        .await,
         "the refused head is named in the log"
     );
 }
