@@ -11,3 +11,7 @@ CREATE TABLE staff_certificates (
     sig BLOB NOT NULL                         -- Ed25519 by the supervisor its signer field names
 )
  WITHOUT ROWID;
+
+-- The desk's inbox lists the reports wrapped to one staff key: without this index that is a
+-- scan of every wrap (issue 7 targets 100,000 reports).
+CREATE INDEX report_wraps_by_recipient ON report_wraps (recipient_fp, purpose);

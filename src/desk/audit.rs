@@ -65,6 +65,9 @@ const HASH_DOMAIN: &str = "bisik-audit-hash-v1";
 /// How many hex digits of the hash a checkpoint shows: 128 bits, short enough to copy by hand
 /// into a logbook, and still 2^128 work to find another chain that matches.
 const CHECKPOINT_HEX: usize = 32;
+/// The most reports one `previewed` entry may name (an inbox page shows 50); a longer list in
+/// a stored entry is malformed, so decoding never allocates for a forged count.
+const MAX_PREVIEWED: u64 = 1_000;
 /// How often an append is retried after another process took the next sequence number.
 const ATTEMPTS: usize = 16;
 
@@ -127,6 +130,12 @@ pub enum Event {
         report: ReportId,
         /// What.
         access: Access,
+    },
+    /// A page of previews (the inbox) was shown: one entry per page view, naming every report
+    /// whose preview was decrypted for it.
+    Previewed {
+        /// The reports shown.
+        reports: Vec<ReportId>,
     },
     /// A report was exported.
     Exported {
@@ -217,6 +226,7 @@ impl Event {
             Event::LoginFailed => "login_failed",
             Event::LoggedOut => "logout",
             Event::Decrypted { .. } => "decrypted",
+            Event::Previewed { .. } => "previewed",
             Event::Exported { .. } => "exported",
             Event::Assigned { .. } => "assigned",
             Event::Unassigned { .. } => "unassigned",
@@ -279,6 +289,12 @@ impl Event {
             Event::Decrypted { report, access } => {
                 w.bytes(&report.bytes()).str(access.as_str());
             }
+            Event::Previewed { reports } => {
+                w.u64(reports.len() as u64);
+                for r in reports {
+                    w.bytes(&r.bytes());
+                }
+            }
             Event::Exported { report } | Event::ReporterActivity { report } => {
                 w.bytes(&report.bytes());
             }
@@ -338,6 +354,17 @@ impl Event {
                 report: report(r)?,
                 access: Access::parse(r.str()?).ok_or(CryptoError::Malformed("access"))?,
             },
+            "previewed" => {
+                let n = r.u64()?;
+                if n > MAX_PREVIEWED {
+                    return Err(CryptoError::Malformed("preview list"));
+                }
+                let mut reports = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    reports.push(report(r)?);
+                }
+                Event::Previewed { reports }
+            }
             "exported" => Event::Exported { report: report(r)? },
             "reporter_activity" => Event::ReporterActivity { report: report(r)? },
             "assigned" => Event::Assigned {

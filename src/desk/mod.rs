@@ -157,6 +157,9 @@ pub mod paths {
     pub const STYLE: &str = "/desk.css";
     /// The audit log, newest first (GET). Supervisors; admins see account events only.
     pub const AUDIT: &str = "/audit";
+    /// The reports this person holds, with previews (GET `?page=`). Supervisors and
+    /// investigators.
+    pub const INBOX: &str = "/inbox";
     /// A report: the tip, the conversation, the notes and the actions (GET `?id=`).
     /// Supervisors and investigators holding it.
     pub const REPORT: &str = "/report";
@@ -169,7 +172,7 @@ pub mod paths {
     /// An internal note (POST). Supervisors and investigators holding the report.
     pub const REPORT_NOTE: &str = "/reports/note";
     /// All of them.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -181,6 +184,7 @@ pub mod paths {
         ME,
         STYLE,
         AUDIT,
+        INBOX,
         REPORT,
         REPORT_SHARE,
         REPORT_UNSHARE,
@@ -252,6 +256,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(method_not_allowed("GET")),
     );
     cfg.service(
+        web::resource(paths::INBOX)
+            .route(web::get().to(report_pages::inbox))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
         web::resource(paths::REPORT)
             .route(web::get().to(report_pages::report))
             .default_service(method_not_allowed("GET")),

@@ -28,6 +28,8 @@ pub struct Base {
     pub nav_admin: bool,
     /// Show the audit link (supervisors and admins).
     pub nav_audit: bool,
+    /// Show the inbox link (supervisors and investigators).
+    pub nav_inbox: bool,
     /// CSRF token for the forms.
     pub nav_csrf: String,
     /// A notice.
@@ -44,6 +46,7 @@ impl Base {
             nav_user: None,
             nav_admin: false,
             nav_audit: false,
+            nav_inbox: false,
             nav_csrf: String::new(),
             notice,
             error,
@@ -56,6 +59,7 @@ impl Base {
             nav_user: Some(a.current.username.clone()),
             nav_admin: a.current.role == Role::Admin,
             nav_audit: matches!(a.current.role, Role::Admin | Role::Supervisor),
+            nav_inbox: matches!(a.current.role, Role::Supervisor | Role::Investigator),
             nav_csrf: a.csrf(),
             notice: None,
             error: None,

@@ -334,3 +334,96 @@ pub async fn report(
         Err(e) => outcome(Base::of(&a), Err(e)),
     }
 }
+
+/// `?page=` of the inbox, from 0.
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    page: Option<i64>,
+}
+
+/// An inbox row as shown.
+struct InboxLine {
+    id: String,
+    day: String,
+    category: String,
+    status: &'static str,
+    priority: i16,
+    assignee: String,
+    preview: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/inbox.html")]
+struct InboxPage {
+    base: Base,
+    rows: Vec<InboxLine>,
+    total: i64,
+    page: i64,
+    more: bool,
+}
+
+/// GET /inbox?page=N (supervisor, investigator): the reports this person holds, newest day
+/// first, 50 a page, with a preview of each; the page view is audited (`previewed`).
+pub async fn inbox(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<InboxQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, STAFF_READ, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let page = q.page.unwrap_or(0).clamp(0, 1_000_000);
+    let r = sharing::inbox(&st, &a, page).await;
+    let mut base = Base::of(&a);
+    let (previews, total) = match r {
+        Ok(v) => v,
+        // Not certified yet: an empty inbox that says why, not an error page.
+        Err(ShareError::Refused(t)) if t == text::NOT_CERTIFIED => {
+            base.notice = Some(t);
+            (Vec::new(), 0)
+        }
+        Err(e) => return outcome(base, Err(e)),
+    };
+    let mut names = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(previews.len());
+    for p in previews {
+        let assignee = match &p.row.assignee {
+            None => String::new(),
+            Some(id) => {
+                if !names.contains_key(id) {
+                    let name = st
+                        .store
+                        .staff_by_id(id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|s| s.username)
+                        .unwrap_or_default();
+                    names.insert(id.clone(), name);
+                }
+                names[id].clone()
+            }
+        };
+        rows.push(InboxLine {
+            id: p.row.id.to_string(),
+            day: crate::domain::day_string(p.row.received_day),
+            category: visible_controls(&p.row.category),
+            status: p.row.status.as_str(),
+            priority: p.row.priority,
+            assignee,
+            preview: p.text.as_deref().map(visible_controls),
+        });
+    }
+    let more = (page + 1) * sharing::INBOX_PAGE < total;
+    render(
+        StatusCode::OK,
+        &InboxPage {
+            base,
+            rows,
+            total,
+            page,
+            more,
+        },
+    )
+}

@@ -21,7 +21,7 @@ pub use committer::Committer;
 pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;
-pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
+pub use reports::{AccessRow, InboxRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};
 pub use schema_check::MIGRATION_SCHEMA_OBJECTS;
 

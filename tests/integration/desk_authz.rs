@@ -65,6 +65,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::ACCOUNT_RESET, Who::Admin, true),
     ep("POST", paths::ACCOUNT_DISABLE, Who::Admin, true),
     ep("GET", paths::AUDIT, Who::Auditor, false),
+    ep("GET", paths::INBOX, Who::Holder, false),
     ep("GET", paths::REPORT, Who::Holder, false),
     ep("POST", paths::REPORT_SHARE, Who::Supervisor, true),
     ep("POST", paths::REPORT_UNSHARE, Who::Supervisor, true),

@@ -174,6 +174,32 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert!(!v.to_string().contains("CATATAN INTERNAL"), "{v}");
     let rec: Value = serde_json::from_str(&ok(&app.recover(&id))).unwrap();
     assert_eq!(rec["notes"][0]["body"], note, "{rec}");
+    // The inbox: the investigator sees the shared report and not the other; the supervisor
+    // sees both; each page view is audited.
+    let inbox = ib.get("/inbox").await;
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    assert!(
+        inbox.body.contains(&id) && !inbox.body.contains(&other),
+        "{}",
+        inbox.body
+    );
+    assert!(
+        inbox.body.contains("transaksi di gang belakang pasar"),
+        "{}",
+        inbox.body
+    );
+    let inbox = sb.get("/inbox").await;
+    assert!(
+        inbox.body.contains(&id) && inbox.body.contains(&other),
+        "{}",
+        inbox.body
+    );
+    // `other` was tampered with above: it stays in the list, marked, never silently dropped.
+    assert!(
+        inbox.body.contains("gagal pemeriksaan keutuhan"),
+        "{}",
+        inbox.body
+    );
     // The report page: the tip, both directions of the conversation and the note, as text.
     let page = ib.get(&format!("/report?id={id}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -206,6 +232,7 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert!(out.contains("2 key(s) certified now"), "{out}");
     let page = sb.get("/audit").await.body;
     for tag in [
+        "previewed",
         "decrypted",
         "certified",
         "assigned",
