@@ -137,6 +137,12 @@ pub enum Event {
         /// The reports shown.
         reports: Vec<ReportId>,
     },
+    /// A report failed an integrity check when staff opened it (header, chain, an item, a
+    /// key): it was shown with a warning, never its content.
+    IntegrityFailed {
+        /// Report.
+        report: ReportId,
+    },
     /// A report was exported.
     Exported {
         /// Report.
@@ -227,6 +233,7 @@ impl Event {
             Event::LoggedOut => "logout",
             Event::Decrypted { .. } => "decrypted",
             Event::Previewed { .. } => "previewed",
+            Event::IntegrityFailed { .. } => "integrity_failed",
             Event::Exported { .. } => "exported",
             Event::Assigned { .. } => "assigned",
             Event::Unassigned { .. } => "unassigned",
@@ -247,6 +254,7 @@ impl Event {
         match self {
             Event::Decrypted { report, .. }
             | Event::Exported { report }
+            | Event::IntegrityFailed { report }
             | Event::Assigned { report, .. }
             | Event::Unassigned { report, .. }
             | Event::Granted { report, .. }
@@ -295,7 +303,9 @@ impl Event {
                     w.bytes(&r.bytes());
                 }
             }
-            Event::Exported { report } | Event::ReporterActivity { report } => {
+            Event::Exported { report }
+            | Event::ReporterActivity { report }
+            | Event::IntegrityFailed { report } => {
                 w.bytes(&report.bytes());
             }
             Event::Assigned { report, staff }
@@ -366,6 +376,7 @@ impl Event {
                 Event::Previewed { reports }
             }
             "exported" => Event::Exported { report: report(r)? },
+            "integrity_failed" => Event::IntegrityFailed { report: report(r)? },
             "reporter_activity" => Event::ReporterActivity { report: report(r)? },
             "assigned" => Event::Assigned {
                 report: report(r)?,

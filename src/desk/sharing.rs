@@ -421,14 +421,20 @@ pub async fn unshare(
 pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversation, ShareError> {
     let certified = st.audit.certified().await?;
     let (keys, me) = acting(a, &certified, false)?;
-    let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let opened = match open_report(st, &certified, &a.current.staff_id, &keys, id).await {
+        Err(ShareError::Tampered(why)) => {
+            integrity_failed(st, me, &keys, id).await;
+            return Err(ShareError::Tampered(why));
+        }
+        other => other?,
+    };
     let items = st.reports.items(id).await?;
     let head = st.reports.latest_head(id).await?;
     let trusted = StaffHeads {
         intake: st.intake_key()?,
         certified: &certified,
     };
-    let conv = open_conversation(
+    let conv = match open_conversation(
         id,
         opened.tip_item,
         &items,
@@ -436,8 +442,13 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
         &trusted,
         &opened.k_r,
         opened.k_s.as_ref(),
-    )
-    .map_err(ShareError::Tampered)?;
+    ) {
+        Ok(c) => c,
+        Err(why) => {
+            integrity_failed(st, me, &keys, id).await;
+            return Err(ShareError::Tampered(why));
+        }
+    };
     st.audit
         .append(
             &Signer::Staff {
@@ -451,6 +462,22 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
         )
         .await?;
     Ok(conv)
+}
+
+/// Records that report `id` failed a check when `me` opened it (I6: never silently). A failure
+/// to write the entry is logged, not raised: the warning is shown either way.
+async fn integrity_failed(st: &DeskState, me: StaffId, keys: &StaffKeys, id: ReportId) {
+    let signer = Signer::Staff {
+        id: me,
+        key: &keys.ed25519,
+    };
+    if let Err(e) = st
+        .audit
+        .append(&signer, Event::IntegrityFailed { report: id })
+        .await
+    {
+        tracing::error!("desk: cannot audit an integrity failure: {e}");
+    }
 }
 
 /// Reports per inbox page.
@@ -494,6 +521,7 @@ pub async fn inbox(
             Ok(t) => Some(t),
             Err(ShareError::Tampered(why)) => {
                 tracing::error!("desk: a report in the inbox failed an integrity check: {why}");
+                integrity_failed(st, me, &keys, row.id).await;
                 None
             }
             Err(e) => return Err(e),

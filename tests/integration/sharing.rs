@@ -232,6 +232,7 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
     assert!(out.contains("2 key(s) certified now"), "{out}");
     let page = sb.get("/audit").await.body;
     for tag in [
+        "integrity_failed",
         "previewed",
         "decrypted",
         "certified",
