@@ -556,10 +556,8 @@ async fn preview(
     let opened = open_report(st, certified, staff, keys, id).await?;
     let tip = st
         .reports
-        .items(id)
+        .first_item(id)
         .await?
-        .into_iter()
-        .next()
         .filter(|t| t.kind == ItemKind::Tip && t.id.bytes() == opened.tip_item && t.seq == 0)
         .ok_or_else(|| ShareError::Tampered("the tip is not the one the header names".into()))?;
     let plain = crate::crypto::envelope::open(

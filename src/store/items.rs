@@ -113,6 +113,17 @@ impl Store {
         rows.into_iter().map(item_row).collect()
     }
 
+    /// A report's first item (the tip, when the chain is intact), without the rest: what the
+    /// desk's inbox preview needs, at a cost that does not grow with the conversation.
+    pub async fn first_item(&self, id: ReportId) -> Result<Option<ItemRow>, StoreError> {
+        let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE report_id = $1 AND seq = 0");
+        let row: Option<RawItem> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(item_row).transpose()
+    }
+
     /// One page of what a reporter may see: messages from and to the reporter, newest first,
     /// never a staff-only item (the SQL selects nothing else). Returns the page and how many
     /// such messages the report has in all.
