@@ -72,6 +72,108 @@ pub struct Config {
     pub maintenance: Maintenance,
     /// The case desk: staff login cost, sessions, back-off.
     pub desk: Desk,
+    /// Triage: the SLA clock, labels and reply templates (issue 7).
+    pub triage: Triage,
+}
+
+/// Triage settings (`[triage]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Triage {
+    /// Working days a new report may wait for triage before it is flagged. Default 3, the
+    /// national complaint service's norm.
+    pub sla_triage_working_days: i64,
+    /// Working days a reporter's message may wait for an answer before it is flagged.
+    pub sla_answer_working_days: i64,
+    /// Days the office is closed besides weekends, `YYYY-MM-DD`. Default: Indonesia's national
+    /// holidays and collective leave of 2026 and 2027 ([`crate::domain::calendar`]).
+    pub holidays: Vec<String>,
+    /// Labels staff may put on a report (sealed under K_s: the reporter never sees them).
+    pub labels: Vec<Choice>,
+    /// Ready answers for messages to the reporter.
+    pub reply_templates: Vec<ReplyTemplate>,
+}
+
+/// A ready answer: its name in the desk's menu and the text sent (the reporter reads it, so
+/// usually in Bahasa Indonesia).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyTemplate {
+    /// Stable id.
+    pub id: String,
+    /// Name in the menu.
+    pub label: Label,
+    /// The message.
+    pub body: String,
+}
+
+impl Default for Triage {
+    fn default() -> Self {
+        Triage {
+            sla_triage_working_days: 3,
+            sla_answer_working_days: 5,
+            holidays: crate::domain::calendar::INDONESIAN_HOLIDAYS
+                .iter()
+                .map(|d| (*d).to_owned())
+                .collect(),
+            labels: vec![
+                choice(
+                    "diduga-palsu",
+                    "Diduga palsu / banjir laporan",
+                    "Suspected fake / flood",
+                ),
+                choice(
+                    "perlu-lokasi",
+                    "Perlu lokasi lebih tepat",
+                    "Needs a more exact location",
+                ),
+                choice(
+                    "diteruskan",
+                    "Diteruskan ke instansi lain",
+                    "Passed to another agency",
+                ),
+                choice("berulang", "Lokasi berulang", "Repeat location"),
+            ],
+            reply_templates: vec![
+                ReplyTemplate {
+                    id: "ditindaklanjuti".into(),
+                    label: Label {
+                        id: "Terima kasih, sedang ditindaklanjuti".into(),
+                        en: "Thank you, we are following up".into(),
+                    },
+                    body: "Terima kasih, laporan Anda sedang kami tindaklanjuti.".into(),
+                },
+                ReplyTemplate {
+                    id: "lokasi".into(),
+                    label: Label {
+                        id: "Minta lokasi lebih tepat".into(),
+                        en: "Ask for a more exact location".into(),
+                    },
+                    body: "Terima kasih atas laporan Anda. Mohon jelaskan lokasinya lebih tepat: \
+                           nama jalan, gang, atau patokan terdekat (misalnya masjid, sekolah, \
+                           atau warung). Jangan sebutkan nama atau nomor telepon Anda."
+                        .into(),
+                },
+                ReplyTemplate {
+                    id: "waktu".into(),
+                    label: Label {
+                        id: "Minta waktu kejadian".into(),
+                        en: "Ask when it happens".into(),
+                    },
+                    body: "Terima kasih. Kapan biasanya kegiatan itu terjadi (hari dan jam \
+                           kira-kira)? Jawab hanya jika aman bagi Anda."
+                        .into(),
+                },
+            ],
+        }
+    }
+}
+
+impl Triage {
+    /// The working-day calendar (validated at load, so this cannot fail afterwards).
+    pub fn calendar(&self) -> crate::domain::calendar::Calendar {
+        crate::domain::calendar::Calendar::new(&self.holidays).unwrap_or_default()
+    }
 }
 
 /// Case desk settings (`[desk]`).
@@ -351,6 +453,7 @@ impl Default for Config {
             disk: Disk::default(),
             maintenance: Maintenance::default(),
             desk: Desk::default(),
+            triage: Triage::default(),
         }
     }
 }
@@ -489,7 +592,65 @@ impl Config {
         Ok(())
     }
 
+    fn validate_triage(&self) -> Result<(), ConfigError> {
+        let t = &self.triage;
+        for (name, v) in [
+            ("sla_triage_working_days", t.sla_triage_working_days),
+            ("sla_answer_working_days", t.sla_answer_working_days),
+        ] {
+            if !(1..=60).contains(&v) {
+                return Err(bad(format!(
+                    "setting triage.{name} must be between 1 and 60 working days; got {v}"
+                )));
+            }
+        }
+        crate::domain::calendar::Calendar::new(&t.holidays)
+            .map_err(|e| bad(format!("setting triage.holidays: {e}")))?;
+        let mut ids = std::collections::BTreeSet::new();
+        for l in &t.labels {
+            if l.id.is_empty()
+                || l.id.len() > 40
+                || !l
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(bad(format!(
+                    "setting triage.labels: id {:?} must be 1 to 40 letters, digits, '-' or '_'",
+                    l.id
+                )));
+            }
+            if !ids.insert(l.id.as_str()) {
+                return Err(bad(format!(
+                    "setting triage.labels: id {:?} appears twice",
+                    l.id
+                )));
+            }
+        }
+        if t.labels.len() > 50 {
+            return Err(bad("setting triage.labels holds at most 50 labels".into()));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for r in &t.reply_templates {
+            if r.id.is_empty() || !ids.insert(r.id.as_str()) {
+                return Err(bad(format!(
+                    "setting triage.reply_templates: id {:?} is empty or appears twice",
+                    r.id
+                )));
+            }
+            if r.body.trim().is_empty() || r.body.chars().count() > crate::domain::TEXT_MAX {
+                return Err(bad(format!(
+                    "setting triage.reply_templates: the text of {:?} must hold 1 to {} characters",
+                    r.id,
+                    crate::domain::TEXT_MAX
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_triage()?;
         if !matches!(
             self.log_level.as_str(),
             "error" | "warn" | "info" | "debug" | "trace"

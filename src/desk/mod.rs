@@ -25,6 +25,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod certify;
+pub mod inbox;
 pub mod keys;
 pub mod login;
 pub mod pages;
@@ -34,6 +35,8 @@ pub mod session;
 pub mod sharing;
 pub mod text;
 pub mod totp;
+pub mod triage;
+pub mod triage_pages;
 
 use crate::config::Config;
 use crate::crypto::primitives::SecretKey32;
@@ -171,8 +174,15 @@ pub mod paths {
     pub const REPORT_MESSAGE: &str = "/reports/message";
     /// An internal note (POST). Supervisors and investigators holding the report.
     pub const REPORT_NOTE: &str = "/reports/note";
+    /// A status change (POST): investigators in review and actioned, supervisors also close
+    /// and reopen.
+    pub const REPORT_STATUS: &str = "/reports/status";
+    /// A priority change (POST). Certified supervisors.
+    pub const REPORT_PRIORITY: &str = "/reports/priority";
+    /// One change for many ticked reports (POST). Certified supervisors.
+    pub const REPORT_BULK: &str = "/reports/bulk";
     /// All of them.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 20] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -190,6 +200,9 @@ pub mod paths {
         REPORT_UNSHARE,
         REPORT_MESSAGE,
         REPORT_NOTE,
+        REPORT_STATUS,
+        REPORT_PRIORITY,
+        REPORT_BULK,
     ];
 }
 
@@ -257,7 +270,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
     cfg.service(
         web::resource(paths::INBOX)
-            .route(web::get().to(report_pages::inbox))
+            .route(web::get().to(triage_pages::inbox))
             .default_service(method_not_allowed("GET")),
     )
     .service(
@@ -283,6 +296,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(paths::REPORT_NOTE)
             .route(web::post().to(report_pages::note))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_STATUS)
+            .route(web::post().to(triage_pages::status))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_PRIORITY)
+            .route(web::post().to(triage_pages::priority))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_BULK)
+            .route(web::post().to(triage_pages::bulk))
             .default_service(method_not_allowed("POST")),
     );
     cfg.default_service(web::to(not_found));

@@ -1023,6 +1023,14 @@ pub async fn audit_log(
                     let id = staff.to_string();
                     format!("account {change}: {}", names.get(&id).unwrap_or(&id))
                 }
+                Event::StatusChanged { status, .. } => format!("status {status}"),
+                Event::PriorityChanged { priority, .. } => format!(
+                    "priority {}",
+                    i16::try_from(*priority)
+                        .ok()
+                        .and_then(crate::domain::Priority::from_code)
+                        .map_or("?", |p| p.as_str())
+                ),
                 other => other.tag().to_owned(),
             },
             report: e.event.report().map_or_else(String::new, |r| r.to_string()),

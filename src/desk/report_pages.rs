@@ -17,13 +17,13 @@ use askama::Template;
 use serde::Deserialize;
 
 /// A certified supervisor's change (share, unshare).
-const SUPERVISOR_CHANGE: Need = Need {
+pub(super) const SUPERVISOR_CHANGE: Need = Need {
     stage: Stage::Full,
     roles: &[Role::Supervisor],
     change: true,
 };
 /// A change by staff who can hold reports (supervisors and investigators; never admins).
-const STAFF_CHANGE: Need = Need {
+pub(super) const STAFF_CHANGE: Need = Need {
     stage: Stage::Full,
     roles: &[Role::Supervisor, Role::Investigator],
     change: true,
@@ -35,7 +35,7 @@ struct OutcomePage {
     base: Base,
 }
 
-fn outcome(mut base: Base, r: Result<Text, ShareError>) -> HttpResponse {
+pub(super) fn outcome(mut base: Base, r: Result<Text, ShareError>) -> HttpResponse {
     let status = match r {
         Ok(t) => {
             base.notice = Some(t);
@@ -47,7 +47,7 @@ fn outcome(mut base: Base, r: Result<Text, ShareError>) -> HttpResponse {
         }
         Err(ShareError::Refused(t)) => {
             base.error = Some(t);
-            if t == text::NOT_CERTIFIED {
+            if t == text::NOT_CERTIFIED || t == text::SUPERVISOR_ONLY {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::BAD_REQUEST
@@ -67,7 +67,7 @@ fn outcome(mut base: Base, r: Result<Text, ShareError>) -> HttpResponse {
     render(status, &OutcomePage { base })
 }
 
-fn report_id(s: &str) -> Result<ReportId, ShareError> {
+pub(super) fn report_id(s: &str) -> Result<ReportId, ShareError> {
     ReportId::parse(s.trim()).ok_or(ShareError::Refused(text::BAD_REPORT_ID))
 }
 
@@ -178,7 +178,7 @@ pub async fn note(
 }
 
 /// Reading a report (supervisors and investigators holding it).
-const STAFF_READ: Need = Need {
+pub(super) const STAFF_READ: Need = Need {
     stage: Stage::Full,
     roles: &[Role::Supervisor, Role::Investigator],
     change: false,
@@ -188,6 +188,7 @@ const STAFF_READ: Need = Need {
 #[derive(Deserialize)]
 pub struct ReportQuery {
     id: Option<String>,
+    template: Option<String>,
 }
 
 /// A tip field as shown.
@@ -216,13 +217,64 @@ struct View {
     thread: Vec<ThreadItem>,
 }
 
+/// The report's triage state and the choices of its forms.
+struct TriageView {
+    status: Text,
+    reason: Option<Text>,
+    duplicate_of: Option<String>,
+    priority: Text,
+    /// (value, label) of the statuses this person may move the report to.
+    moves: Vec<(&'static str, Text)>,
+    reasons: Vec<(&'static str, Text)>,
+    priorities: Vec<(&'static str, Text, bool)>,
+    templates: Vec<(String, String, String)>,
+}
+
+fn triage_view(
+    row: &crate::store::InboxRow,
+    supervisor: bool,
+    cfg: &crate::config::Config,
+) -> TriageView {
+    use super::triage_pages::{priority_label, reason_label, status_label};
+    use crate::domain::{CloseReason, Priority, Status};
+    TriageView {
+        status: status_label(row.status),
+        reason: row.closed_reason.map(reason_label),
+        duplicate_of: row.duplicate_of.map(|d| d.to_string()),
+        priority: priority_label(row.priority),
+        moves: Status::ALL
+            .into_iter()
+            .filter(|s| row.status.can_move_to(*s) && *s != Status::Closed)
+            .filter(|_| supervisor || row.status != Status::Closed)
+            .map(|s| (s.as_str(), status_label(s)))
+            .collect(),
+        reasons: CloseReason::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), reason_label(r)))
+            .collect(),
+        priorities: Priority::ALL
+            .into_iter()
+            .map(|p| (p.as_str(), priority_label(p), p == row.priority))
+            .collect(),
+        templates: cfg
+            .triage
+            .reply_templates
+            .iter()
+            .map(|t| (t.id.clone(), t.label.id.clone(), t.label.en.clone()))
+            .collect(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "desk/report.html")]
 struct ReportPage {
     base: Base,
     id: String,
     view: Option<View>,
+    triage: Option<TriageView>,
     supervisor: bool,
+    /// A reply template chosen with `&template=`, for the staff member to edit before sending.
+    draft: String,
 }
 
 /// Tip text is untrusted (I8). Escaping is the template's (askama escapes every `{{ }}`); on top
@@ -318,112 +370,28 @@ pub async fn report(
     let r = async {
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
         let conv = sharing::read(&st, &a, id).await?;
-        Ok((id, view(&conv)))
+        let row = st.reports.triage_row(id).await?;
+        Ok((id, view(&conv), row))
     }
     .await;
+    let supervisor = a.current.role == Role::Supervisor;
     match r {
-        Ok((id, v)) => render(
+        Ok((id, v, row)) => render(
             StatusCode::OK,
             &ReportPage {
                 base: Base::of(&a),
                 id: id.to_string(),
                 view: Some(v),
-                supervisor: a.current.role == Role::Supervisor,
+                triage: row.map(|r| triage_view(&r, supervisor, &st.cfg)),
+                supervisor,
+                draft: q
+                    .template
+                    .as_deref()
+                    .and_then(|t| st.cfg.triage.reply_templates.iter().find(|r| r.id == t))
+                    .map(|r| r.body.clone())
+                    .unwrap_or_default(),
             },
         ),
         Err(e) => outcome(Base::of(&a), Err(e)),
     }
-}
-
-/// `?page=` of the inbox, from 0.
-#[derive(Deserialize)]
-pub struct InboxQuery {
-    page: Option<i64>,
-}
-
-/// An inbox row as shown.
-struct InboxLine {
-    id: String,
-    day: String,
-    category: String,
-    status: &'static str,
-    priority: i16,
-    assignee: String,
-    preview: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "desk/inbox.html")]
-struct InboxPage {
-    base: Base,
-    rows: Vec<InboxLine>,
-    total: i64,
-    page: i64,
-    more: bool,
-}
-
-/// GET /inbox?page=N (supervisor, investigator): the reports this person holds, newest day
-/// first, 50 a page, with a preview of each; the page view is audited (`previewed`).
-pub async fn inbox(
-    req: HttpRequest,
-    st: web::Data<DeskState>,
-    q: web::Query<InboxQuery>,
-) -> HttpResponse {
-    let a = match authed(&req, &st, STAFF_READ, None).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let page = q.page.unwrap_or(0).clamp(0, 1_000_000);
-    let r = sharing::inbox(&st, &a, page).await;
-    let mut base = Base::of(&a);
-    let (previews, total) = match r {
-        Ok(v) => v,
-        // Not certified yet: an empty inbox that says why, not an error page.
-        Err(ShareError::Refused(t)) if t == text::NOT_CERTIFIED => {
-            base.notice = Some(t);
-            (Vec::new(), 0)
-        }
-        Err(e) => return outcome(base, Err(e)),
-    };
-    let mut names = std::collections::HashMap::new();
-    let mut rows = Vec::with_capacity(previews.len());
-    for p in previews {
-        let assignee = match &p.row.assignee {
-            None => String::new(),
-            Some(id) => {
-                if !names.contains_key(id) {
-                    let name = st
-                        .store
-                        .staff_by_id(id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(|s| s.username)
-                        .unwrap_or_default();
-                    names.insert(id.clone(), name);
-                }
-                names[id].clone()
-            }
-        };
-        rows.push(InboxLine {
-            id: p.row.id.to_string(),
-            day: crate::domain::day_string(p.row.received_day),
-            category: visible_controls(&p.row.category),
-            status: p.row.status.as_str(),
-            priority: p.row.priority,
-            assignee,
-            preview: p.text.as_deref().map(visible_controls),
-        });
-    }
-    let more = (page + 1) * sharing::INBOX_PAGE < total;
-    render(
-        StatusCode::OK,
-        &InboxPage {
-            base,
-            rows,
-            total,
-            page,
-            more,
-        },
-    )
 }

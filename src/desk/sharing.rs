@@ -36,14 +36,12 @@ use crate::domain::{Direction, ItemKind, ReportId, StaffId, Status, day_string, 
 use crate::items::MessagePlain;
 use crate::items::chain::Append;
 use crate::items::open::{Conversation, open_conversation};
-use crate::store::{InboxRow, StaffKeyRow, StaffRow, StoreError};
+use crate::store::{StaffKeyRow, StaffRow, StoreError};
 use crate::vault::unwrap::unwrap;
 use ed25519_dalek::VerifyingKey;
 use zeroize::{Zeroize, Zeroizing};
 
-/// The longest message or note, in characters: the same bound the intake puts on a reporter's
-/// message, so a question always fits the reporter's follow-up page.
-pub const TEXT_MAX: usize = 5_000;
+pub use crate::domain::TEXT_MAX;
 
 /// Why a desk action on a report was refused.
 #[derive(Debug)]
@@ -94,7 +92,7 @@ pub struct Opened {
     pub tip_item: [u8; 16],
 }
 
-fn recipient(row: &StaffKeyRow) -> Result<RecipientKey, ShareError> {
+pub(super) fn recipient(row: &StaffKeyRow) -> Result<RecipientKey, ShareError> {
     RecipientKey::from_bytes(&row.x25519_public)
         .map_err(|_| ShareError::Internal("a stored X25519 key is invalid".into()))
 }
@@ -183,7 +181,7 @@ pub async fn open_report(
 /// certified key may sign for a report (I5). With `supervisor`, the key must be certified as a
 /// supervisor's (by the ceremony), whatever the account's role column says: a database writer
 /// who flips an investigator's role gains nothing.
-fn acting(
+pub(super) fn acting(
     a: &Authed,
     certified: &Certified,
     supervisor: bool,
@@ -466,7 +464,7 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
 
 /// Records that report `id` failed a check when `me` opened it (I6: never silently). A failure
 /// to write the entry is logged, not raised: the warning is shown either way.
-async fn integrity_failed(st: &DeskState, me: StaffId, keys: &StaffKeys, id: ReportId) {
+pub(super) async fn integrity_failed(st: &DeskState, me: StaffId, keys: &StaffKeys, id: ReportId) {
     let signer = Signer::Staff {
         id: me,
         key: &keys.ed25519,
@@ -478,97 +476,6 @@ async fn integrity_failed(st: &DeskState, me: StaffId, keys: &StaffKeys, id: Rep
     {
         tracing::error!("desk: cannot audit an integrity failure: {e}");
     }
-}
-
-/// Reports per inbox page.
-pub const INBOX_PAGE: i64 = 50;
-/// Characters of a preview.
-const PREVIEW_CHARS: usize = 120;
-
-/// An inbox row: the plaintext columns and the first words of the tip, `None` when the report
-/// failed a check (the row still shows, marked, so nothing disappears silently).
-pub struct Preview {
-    /// Routing columns.
-    pub row: InboxRow,
-    /// The first words of the tip's description.
-    pub text: Option<String>,
-}
-
-/// One page (from 0) of the reports the acting certified staff member holds, newest day first,
-/// with previews, and how many they hold in all. The page view is audited as one `previewed`
-/// entry naming every report shown, appended before anything is returned. The work is in
-/// proportion to the page, never to the number of reports.
-pub async fn inbox(
-    st: &DeskState,
-    a: &Authed,
-    page: i64,
-) -> Result<(Vec<Preview>, i64), ShareError> {
-    let certified = st.audit.certified().await?;
-    let (keys, me) = acting(a, &certified, false)?;
-    let mine = st
-        .store
-        .active_staff_key(&a.current.staff_id)
-        .await?
-        .ok_or(ShareError::Refused(text::NO_KEYS))?;
-    let fp = hex::encode(recipient(&mine)?.fingerprint());
-    let (rows, total) = st
-        .reports
-        .inbox(&fp, INBOX_PAGE, page.max(0) * INBOX_PAGE)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let text = match preview(st, &certified, &a.current.staff_id, &keys, row.id).await {
-            Ok(t) => Some(t),
-            Err(ShareError::Tampered(why)) => {
-                tracing::error!("desk: a report in the inbox failed an integrity check: {why}");
-                integrity_failed(st, me, &keys, row.id).await;
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        out.push(Preview { row, text });
-    }
-    if !out.is_empty() {
-        st.audit
-            .append(
-                &Signer::Staff {
-                    id: me,
-                    key: &keys.ed25519,
-                },
-                Event::Previewed {
-                    reports: out.iter().map(|p| p.row.id).collect(),
-                },
-            )
-            .await?;
-    }
-    Ok((out, total))
-}
-
-/// The first words of report `id`'s tip: the header, the K_r wrap and the tip item checked (the
-/// tip is the item the signed header names, opened under its AAD), not the whole chain.
-async fn preview(
-    st: &DeskState,
-    certified: &Certified,
-    staff: &str,
-    keys: &StaffKeys,
-    id: ReportId,
-) -> Result<String, ShareError> {
-    let opened = open_report(st, certified, staff, keys, id).await?;
-    let tip = st
-        .reports
-        .first_item(id)
-        .await?
-        .filter(|t| t.kind == ItemKind::Tip && t.id.bytes() == opened.tip_item && t.seq == 0)
-        .ok_or_else(|| ShareError::Tampered("the tip is not the one the header names".into()))?;
-    let plain = crate::crypto::envelope::open(
-        &opened.k_r,
-        &crate::items::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev),
-        &tip.sealed,
-    )
-    .map_err(|_| ShareError::Tampered("the tip does not open".into()))?;
-    let tip: crate::items::TipPlain = serde_json::from_slice(&plain)
-        .map_err(|_| ShareError::Tampered("the tip is malformed".into()))?;
-    Ok(tip.description.chars().take(PREVIEW_CHARS).collect())
 }
 
 /// What staff write.
@@ -652,19 +559,27 @@ pub async fn post(
     };
     append_staff_item(&st.reports, &st.audit, &who, id, key, &item, intake).await?;
     if what == Writing::Message {
-        st.audit
-            .append(
-                &Signer::Staff {
-                    id: me,
-                    key: &keys.ed25519,
-                },
-                Event::StatusChanged {
-                    report: id,
-                    status: Status::NeedsInfo.as_str().into(),
-                },
-            )
-            .await?;
-        st.reports.set_status(id, Status::NeedsInfo, day).await?;
+        // Asking the reporter is triage: a new report moves to "in review" (audited), so the
+        // SLA clock stops. The reporter's `needs_info` comes from the question itself.
+        if let Some(row) = st.reports.triage_row(id).await?
+            && row.status == Status::New
+        {
+            st.audit
+                .append(
+                    &Signer::Staff {
+                        id: me,
+                        key: &keys.ed25519,
+                    },
+                    Event::StatusChanged {
+                        report: id,
+                        status: Status::InReview.as_str().into(),
+                    },
+                )
+                .await?;
+            st.reports
+                .set_triage_status(id, Status::InReview, None, None, day)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -217,3 +217,47 @@ pub const FINGERPRINT_MISMATCH: Text = t(
     "Sidik kunci tidak cocok dengan kunci akun ini. Jangan bagikan laporan; laporkan ke admin.",
     "The fingerprint does not match this account's key. Do not share the report; tell the admin.",
 );
+/// A status the report cannot move to from where it is.
+pub const BAD_TRANSITION: Text = t(
+    "Status laporan tidak dapat diubah ke status itu. Laporan yang ditutup hanya dapat dibuka kembali ke \"sedang ditinjau\".",
+    "The report cannot move to that status. A closed report can only be reopened to \"in review\".",
+);
+/// Unknown status, reason or priority in a form.
+pub const BAD_CHOICE: Text = t(
+    "Pilihan status, alasan, atau prioritas tidak dikenal.",
+    "Unknown status, reason or priority.",
+);
+/// Closing needs a reason.
+pub const REASON_NEEDED: Text = t(
+    "Pilih alasan penutupan: ditindaklanjuti, duplikat, informasi tidak cukup, atau laporan palsu.",
+    "Choose why the report is closed: actioned, duplicate, insufficient information or false report.",
+);
+/// A reason on a status that is not a closure.
+pub const REASON_ONLY_ON_CLOSE: Text = t(
+    "Alasan hanya diisi saat laporan ditutup.",
+    "A reason is given only when a report is closed.",
+);
+/// A duplicate needs its original.
+pub const DUPLICATE_NEEDS_ORIGINAL: Text = t(
+    "Laporan duplikat harus menyebut nomor laporan aslinya, yang dapat Anda buka.",
+    "A duplicate must name the original report, one you can open.",
+);
+/// Only supervisors close, reopen, set priority or act in bulk.
+pub const SUPERVISOR_ONLY: Text = t(
+    "Hanya koordinator yang dapat menutup, membuka kembali, mengatur prioritas, atau mengubah banyak laporan sekaligus.",
+    "Only a supervisor can close, reopen, set priority or change many reports at once.",
+);
+/// Nothing selected for a bulk action.
+pub const NOTHING_SELECTED: Text = t(
+    "Pilih paling sedikit satu laporan.",
+    "Select at least one report.",
+);
+/// Too many selected for one bulk action.
+pub const TOO_MANY_SELECTED: Text = t(
+    "Terlalu banyak laporan dipilih sekaligus (paling banyak 500).",
+    "Too many reports selected at once (500 at most).",
+);
+/// After a status or priority change.
+pub const TRIAGE_SAVED: Text = t("Perubahan disimpan.", "The change was saved.");
+/// A page number that is not one.
+pub const BAD_PAGE: Text = t("Nomor halaman tidak valid.", "That is not a page number.");

@@ -1,6 +1,12 @@
 //! Domain types: ids as newtypes, report states and what the reporter may see of them, item
 //! kinds and directions. No I/O here.
 
+pub mod calendar;
+
+/// The longest staff message or note, in characters: the same bound the intake puts on a
+/// reporter's message, so a question always fits the reporter's follow-up page.
+pub const TEXT_MAX: usize = 5_000;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -101,55 +107,144 @@ impl fmt::Display for StaffId {
     }
 }
 
-/// Internal status of a report, as staff see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Internal status of a report, as staff see it (issue 7). Whether the reporter owes an answer
+/// is not a status: it follows from the conversation (the last message is staff's), so the
+/// intake never has to change a report row when the reporter answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Just received; nobody has looked.
+    /// Just received; nobody has triaged it.
     New,
-    /// Read and categorised.
-    Triaged,
-    /// Being acted on.
-    Investigating,
-    /// Staff asked the reporter a question.
-    NeedsInfo,
-    /// Finished.
+    /// Someone is looking at it.
+    InReview,
+    /// Acted on (passed to an operation, for instance), not yet closed.
+    Actioned,
+    /// Finished, with a [`CloseReason`].
     Closed,
 }
 
 impl Status {
+    /// Every status, in the order the desk lists and sorts them.
+    pub const ALL: [Status; 4] = [
+        Status::New,
+        Status::InReview,
+        Status::Actioned,
+        Status::Closed,
+    ];
     /// Stored text.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
-            Status::Triaged => "triaged",
-            Status::Investigating => "investigating",
-            Status::NeedsInfo => "needs_info",
+            Status::InReview => "in_review",
+            Status::Actioned => "actioned",
             Status::Closed => "closed",
         }
     }
     /// From stored text.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "new" => Status::New,
-            "triaged" => Status::Triaged,
-            "investigating" => Status::Investigating,
-            "needs_info" => Status::NeedsInfo,
-            "closed" => Status::Closed,
-            _ => return None,
-        })
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
     }
-    /// Whether staff may move a report from `self` to `to`. A closed report can be reopened to
-    /// `triaged` only; nothing returns to `new`.
+    /// Whether staff may move a report from `self` to `to`. Nothing returns to `new` (the SLA
+    /// clock would start again), and a closed report can only be reopened to `in_review`.
     pub fn can_move_to(self, to: Status) -> bool {
         use Status::*;
         match (self, to) {
             (a, b) if a == b => false,
             (_, New) => false,
-            (Closed, Triaged) => true,
+            (Closed, InReview) => true,
             (Closed, _) => false,
             _ => true,
         }
+    }
+}
+
+/// Why a report was closed. Stored beside the status: the figures of issue 10 count outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Acted on, and finished.
+    Actioned,
+    /// The same events as another report ([`duplicate_of`](crate::store::ReportRow) names it).
+    Duplicate,
+    /// Too little to act on, and the reporter did not add more.
+    InsufficientInformation,
+    /// Found to be false.
+    FalseReport,
+}
+
+impl CloseReason {
+    /// Every reason, in display order.
+    pub const ALL: [CloseReason; 4] = [
+        CloseReason::Actioned,
+        CloseReason::Duplicate,
+        CloseReason::InsufficientInformation,
+        CloseReason::FalseReport,
+    ];
+    /// Stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Actioned => "actioned",
+            CloseReason::Duplicate => "duplicate",
+            CloseReason::InsufficientInformation => "insufficient_information",
+            CloseReason::FalseReport => "false_report",
+        }
+    }
+    /// From stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        CloseReason::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// How urgent a report is. Stored as a small integer so that sorting by the column sorts by
+/// urgency (urgent first when descending); a new report is `normal` (0, the column default).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Can wait.
+    Low,
+    /// The default.
+    Normal,
+    /// Before the normal ones.
+    High,
+    /// Now: a life may be at stake.
+    Urgent,
+}
+
+impl Priority {
+    /// Every priority, most urgent first.
+    pub const ALL: [Priority; 4] = [
+        Priority::Urgent,
+        Priority::High,
+        Priority::Normal,
+        Priority::Low,
+    ];
+    /// Stored code.
+    pub fn code(self) -> i16 {
+        match self {
+            Priority::Low => -1,
+            Priority::Normal => 0,
+            Priority::High => 1,
+            Priority::Urgent => 2,
+        }
+    }
+    /// From the stored code.
+    pub fn from_code(c: i16) -> Option<Self> {
+        Priority::ALL.into_iter().find(|v| v.code() == c)
+    }
+    /// Name in forms and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Priority::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -169,13 +264,21 @@ pub enum ReporterStatus {
 impl ReporterStatus {
     /// The reporter's view of a report with internal `status`, closed on `closed_day` (days
     /// since the Unix epoch), seen on `today`, with closure shown after `delay_days`.
-    pub fn project(status: Status, closed_day: Option<i64>, today: i64, delay_days: i64) -> Self {
-        match status {
-            Status::NeedsInfo => ReporterStatus::NeedsInfo,
-            Status::Closed => match closed_day {
-                Some(d) if today >= d + delay_days => ReporterStatus::Closed,
-                _ => ReporterStatus::Received,
-            },
+    /// `awaiting_reporter` says the conversation's last message is a staff question: the report
+    /// needs the reporter's answer until they give it. A closure not yet shown reads like any
+    /// report in progress, question or not, so the day it happened stays hidden.
+    pub fn project(
+        status: Status,
+        closed_day: Option<i64>,
+        awaiting_reporter: bool,
+        today: i64,
+        delay_days: i64,
+    ) -> Self {
+        match (status, closed_day) {
+            (Status::Closed, Some(d)) if today >= d.saturating_add(delay_days) => {
+                ReporterStatus::Closed
+            }
+            _ if awaiting_reporter => ReporterStatus::NeedsInfo,
             _ => ReporterStatus::Received,
         }
     }
@@ -251,28 +354,54 @@ mod tests {
 
     #[test]
     fn reporter_sees_only_three_states() {
-        for s in [Status::New, Status::Triaged, Status::Investigating] {
-            assert_eq!(
-                ReporterStatus::project(s, None, 100, 7),
-                ReporterStatus::Received
-            );
+        use ReporterStatus as R;
+        for s in [Status::New, Status::InReview, Status::Actioned] {
+            assert_eq!(R::project(s, None, false, 100, 7), R::Received);
+            assert_eq!(R::project(s, None, true, 100, 7), R::NeedsInfo);
         }
+        // A closure shows only once the delay has passed; before, a question still shows.
         assert_eq!(
-            ReporterStatus::project(Status::NeedsInfo, None, 100, 7),
-            ReporterStatus::NeedsInfo
+            R::project(Status::Closed, Some(95), false, 100, 7),
+            R::Received
         );
         assert_eq!(
-            ReporterStatus::project(Status::Closed, Some(95), 100, 7),
-            ReporterStatus::Received
+            R::project(Status::Closed, Some(95), true, 100, 7),
+            R::NeedsInfo
         );
         assert_eq!(
-            ReporterStatus::project(Status::Closed, Some(93), 100, 7),
-            ReporterStatus::Closed
+            R::project(Status::Closed, Some(93), false, 100, 7),
+            R::Closed
         );
         assert_eq!(
-            ReporterStatus::project(Status::Closed, None, 100, 7),
-            ReporterStatus::Received
+            R::project(Status::Closed, Some(93), true, 100, 7),
+            R::Closed
         );
+        assert_eq!(R::project(Status::Closed, None, false, 100, 7), R::Received);
+        assert_eq!(
+            R::project(Status::Closed, Some(i64::MAX), false, 100, 7),
+            R::Received
+        );
+    }
+
+    #[test]
+    fn stored_names_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        for r in CloseReason::ALL {
+            assert_eq!(CloseReason::parse(r.as_str()), Some(r));
+        }
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_code(p.code()), Some(p));
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+        }
+        // Sorting the column descending puts the most urgent first.
+        let mut codes: Vec<i16> = Priority::ALL.iter().map(|p| p.code()).collect();
+        codes.sort_by(|a, b| b.cmp(a));
+        assert_eq!(codes, Priority::ALL.map(|p| p.code()));
+        assert!(!Status::Closed.can_move_to(Status::Actioned));
+        assert!(Status::Closed.can_move_to(Status::InReview));
+        assert!(!Status::InReview.can_move_to(Status::New));
     }
 
     #[test]

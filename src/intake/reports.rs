@@ -292,15 +292,17 @@ pub async fn reporter_view_sized(
 
 /// The status as the reporter may see it.
 async fn reporter_status(st: &IntakeState, o: &Opened) -> Result<ReporterStatus, StoreError> {
-    // Only status and closed day: the intake role may read no other routing column.
-    let (status, closed_day) = st
+    // Only status, closed day and the last message's direction: the intake role may read no
+    // other routing column.
+    let f = st
         .store
         .reporter_status(o.id)
         .await?
         .ok_or_else(|| StoreError::Corrupt("report of an access row is missing".into()))?;
     Ok(ReporterStatus::project(
-        status,
-        closed_day,
+        f.status,
+        f.closed_day,
+        f.awaiting_reporter,
         today(),
         st.cfg.reporter.closed_delay_days,
     ))

@@ -15,15 +15,18 @@ mod listing;
 mod reports;
 mod reshuffle;
 mod schema_check;
+mod triage;
 
 pub use audit::AuditRow;
 pub use committer::Committer;
 pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
+pub use followup::FollowupState;
 pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
 pub use listing::ListedReport;
-pub use reports::{AccessRow, InboxRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
+pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};
 pub use schema_check::MIGRATION_SCHEMA_OBJECTS;
+pub use triage::{AssigneeFilter, InboxQuery, InboxRow, SlaFilter, Sort};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

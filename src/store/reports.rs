@@ -69,23 +69,6 @@ pub struct AccessRow {
     pub expires_day: i64,
 }
 
-/// A row of the desk's inbox: the plaintext routing columns only (nothing sealed).
-#[derive(Debug, Clone)]
-pub struct InboxRow {
-    /// Report.
-    pub id: ReportId,
-    /// Received day.
-    pub received_day: i64,
-    /// Category id.
-    pub category: String,
-    /// Status.
-    pub status: Status,
-    /// Priority.
-    pub priority: i16,
-    /// Assignee staff id, if any (not authenticated; for display only).
-    pub assignee: Option<String>,
-}
-
 /// The plaintext routing columns of a report plus its signed header.
 #[derive(Debug, Clone)]
 pub struct ReportRow {
@@ -259,50 +242,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// One page of the reports whose K_r is wrapped to the X25519 key `recipient_fp` (hex): the
-    /// desk's inbox. Newest received day first, then by the random id, which says nothing; never
-    /// by physical order. Returns the rows and how many such reports there are in all.
-    pub async fn inbox(
-        &self,
-        recipient_fp: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<InboxRow>, i64), StoreError> {
-        let rows: Vec<(String, i64, String, String, i16, Option<String>)> = sqlx::query_as(
-            "SELECT r.id, r.received_day, r.category, r.status, r.priority, r.assignee \
-             FROM reports r JOIN report_wraps w ON w.report_id = r.id \
-             WHERE w.recipient_fp = $1 AND w.purpose = 1 \
-             ORDER BY r.received_day DESC, r.id LIMIT $2 OFFSET $3",
-        )
-        .bind(recipient_fp)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        let (total,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM report_wraps WHERE recipient_fp = $1 AND purpose = 1",
-        )
-        .bind(recipient_fp)
-        .fetch_one(&self.pool)
-        .await?;
-        let rows = rows
-            .into_iter()
-            .map(|(id, day, category, status, priority, assignee)| {
-                Ok(InboxRow {
-                    id: ReportId::parse(&id)
-                        .ok_or_else(|| StoreError::Corrupt("reports.id".into()))?,
-                    received_day: day,
-                    category,
-                    status: Status::parse(&status)
-                        .ok_or_else(|| StoreError::Corrupt("reports.status".into()))?,
-                    priority,
-                    assignee,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok((rows, total))
     }
 
     /// Number of reports stored.

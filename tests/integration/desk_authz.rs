@@ -71,6 +71,9 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::REPORT_UNSHARE, Who::Supervisor, true),
     ep("POST", paths::REPORT_MESSAGE, Who::Holder, true),
     ep("POST", paths::REPORT_NOTE, Who::Holder, true),
+    ep("POST", paths::REPORT_STATUS, Who::Holder, true),
+    ep("POST", paths::REPORT_PRIORITY, Who::Supervisor, true),
+    ep("POST", paths::REPORT_BULK, Who::Supervisor, true),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
 
@@ -145,6 +148,19 @@ fn fields(e: &Endpoint, n: usize) -> Vec<(String, String)> {
         p if p == paths::REPORT_MESSAGE || p == paths::REPORT_NOTE => vec![
             f("report", "bukan-nomor-laporan".into()),
             f("body", "pertanyaan".into()),
+        ],
+        p if p == paths::REPORT_STATUS => vec![
+            f("report", "bukan-nomor-laporan".into()),
+            f("status", "in_review".into()),
+        ],
+        p if p == paths::REPORT_PRIORITY => vec![
+            f("report", "bukan-nomor-laporan".into()),
+            f("priority", "urgent".into()),
+        ],
+        // A tick that is no report id: refused with 400, nothing changes.
+        p if p == paths::REPORT_BULK => vec![
+            f("action", "priority:low".into()),
+            f("r0", "bukan-nomor-laporan".into()),
         ],
         p if p == paths::ENROL => vec![
             f("new_password", crate::desk::STRONG.into()),

@@ -62,3 +62,6 @@ mod round_trip;
 /// I5 inside the desk: a supervisor certifies and shares, an investigator asks, the reporter
 /// answers through the intake, the first note makes K_s, unsharing takes it back (issue 6).
 mod sharing;
+/// Triage (issue 7): status, reasons, priority, duplicates, bulk changes, inbox filters, and
+/// the late `closed` the reporter sees (I11).
+mod triage;

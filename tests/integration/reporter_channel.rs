@@ -86,9 +86,8 @@ async fn reporter_sees_three_states_late_closure(b: Backend) {
     // Closure shows only after closed_delay_days (default 14).
     for (status, closed_day, expect) in [
         (Status::New, day, "received"),
-        (Status::Triaged, day, "received"),
-        (Status::Investigating, day, "received"),
-        (Status::NeedsInfo, day, "needs_info"),
+        (Status::InReview, day, "received"),
+        (Status::Actioned, day, "received"),
         (Status::Closed, day, "received"),
         (Status::Closed, day - 13, "received"),
         (Status::Closed, day - 14, "closed"),
@@ -104,10 +103,9 @@ async fn reporter_sees_three_states_late_closure(b: Backend) {
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["messages", "older", "status"]);
     }
-    assert_eq!(
-        seen.into_iter().collect::<Vec<_>>(),
-        ["closed", "needs_info", "received"]
-    );
+    // needs_info comes from a staff question, not a status: sharing.rs shows it appear with
+    // the question and go with the answer.
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["closed", "received"]);
     // The documented status set is exactly the same three.
     let doc: Value = reqwest::get(app.url("/api/v1/openapi.json"))
         .await

@@ -165,6 +165,9 @@ async fn a_supervisor_shares_the_investigator_asks_the_reporter_answers(b: Backe
         s, 201,
         "the reporter's answer is refused after a staff head: {v}"
     );
+    // Answered: the reporter no longer owes anything, and sees only `received` (I11).
+    let (_, v) = app.followup(&code).await;
+    assert_eq!(v["status"], "received", "{v}");
 
     // The first internal note makes K_s; the reporter never sees it; recovery opens it.
     let note = "CATATAN INTERNAL: cocok dengan laporan minggu lalu";

@@ -1,0 +1,266 @@
+//! The inbox (issue 7): every report the signed-in staff member can open, filtered by the
+//! plaintext routing columns and the SLA flags, sorted by declared fields, 50 a page, with a
+//! preview of each tip checked against its signed header. A page view is audited as one
+//! `previewed` entry naming every report shown.
+//!
+//! The work is in proportion to the page, never to the number of reports: the database pages
+//! and counts, and only the page's tips are opened.
+
+use super::DeskState;
+use super::audit::{Certified, Event, Signer};
+use super::keys::StaffKeys;
+use super::session::Authed;
+use super::sharing::{ShareError, acting, integrity_failed, open_report, recipient};
+use super::text;
+use crate::crypto::chain::signer_fingerprint;
+use crate::domain::{ItemKind, Priority, ReportId, Status, today};
+use crate::store::{AssigneeFilter, InboxQuery, InboxRow, SlaFilter, Sort};
+
+/// Reports per inbox page.
+pub const INBOX_PAGE: i64 = 50;
+/// Characters of a preview.
+const PREVIEW_CHARS: usize = 120;
+
+/// Whose reports, by assignee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    /// Assigned to the reader.
+    Me,
+    /// Assigned to nobody.
+    Nobody,
+    /// Assigned to this staff id.
+    Staff(String),
+}
+
+/// An SLA state to filter by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sla {
+    /// Not triaged within the limit.
+    TriageOverdue,
+    /// A reporter message unanswered past the limit.
+    AnswerOverdue,
+    /// Either flag.
+    Flagged,
+    /// Neither flag.
+    OnTime,
+}
+
+impl Sla {
+    /// Name in forms and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sla::TriageOverdue => "triage_overdue",
+            Sla::AnswerOverdue => "answer_overdue",
+            Sla::Flagged => "flagged",
+            Sla::OnTime => "on_time",
+        }
+    }
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Sla::TriageOverdue,
+            Sla::AnswerOverdue,
+            Sla::Flagged,
+            Sla::OnTime,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// What an inbox view asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Status.
+    pub status: Option<Status>,
+    /// Priority.
+    pub priority: Option<Priority>,
+    /// Category id.
+    pub category: Option<String>,
+    /// Assignee.
+    pub assignee: Option<Assignee>,
+    /// SLA state.
+    pub sla: Option<Sla>,
+    /// Sort field.
+    pub sort: Sort,
+    /// Ascending instead of the default descending.
+    pub ascending: bool,
+    /// Page, from 0.
+    pub page: i64,
+}
+
+/// A report's SLA flags today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlaState {
+    /// Still new past the triage limit.
+    pub triage_overdue: bool,
+    /// A reporter message unanswered past the answer limit.
+    pub answer_overdue: bool,
+}
+
+/// The SLA cut-off days for today: something dated on or before them is overdue.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoffs {
+    /// For triage.
+    pub triage: i64,
+    /// For answers.
+    pub answer: i64,
+}
+
+impl Cutoffs {
+    /// Today's cut-offs under the configured calendar.
+    pub fn today(st: &DeskState) -> Self {
+        let t = &st.cfg.triage;
+        let cal = t.calendar();
+        let day = today();
+        Cutoffs {
+            triage: cal.overdue_cutoff(day, t.sla_triage_working_days),
+            answer: cal.overdue_cutoff(day, t.sla_answer_working_days),
+        }
+    }
+
+    /// The flags of one row.
+    pub fn state(&self, row: &InboxRow) -> SlaState {
+        SlaState {
+            triage_overdue: row.status == Status::New && row.received_day <= self.triage,
+            answer_overdue: row.status != Status::Closed
+                && row.waiting_since.is_some_and(|d| d <= self.answer),
+        }
+    }
+}
+
+/// An inbox row: the plaintext columns, the SLA flags and the first words of the tip, `None`
+/// when the report failed a check (the row still shows, marked, so nothing disappears
+/// silently).
+pub struct Preview {
+    /// Routing columns.
+    pub row: InboxRow,
+    /// SLA flags.
+    pub sla: SlaState,
+    /// The first words of the tip's description.
+    pub text: Option<String>,
+}
+
+/// One inbox view.
+pub struct Inbox {
+    /// The page's rows.
+    pub rows: Vec<Preview>,
+    /// Reports matching the filter.
+    pub total: i64,
+    /// For supervisors: how many of their reports are flagged (triage, answer).
+    pub flagged: Option<(i64, i64)>,
+}
+
+/// One page of the reports the acting certified staff member holds that match `f`.
+pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, ShareError> {
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified, false)?;
+    let mine = st
+        .store
+        .active_staff_key(&a.current.staff_id)
+        .await?
+        .ok_or(ShareError::Refused(text::NO_KEYS))?;
+    let fp = hex::encode(recipient(&mine)?.fingerprint());
+    let cut = Cutoffs::today(st);
+    let staff_id = a.current.staff_id.clone();
+    let mut q = InboxQuery::all(&fp, INBOX_PAGE, f.page.max(0) * INBOX_PAGE);
+    q.status = f.status;
+    q.priority = f.priority;
+    q.category = f.category.as_deref();
+    q.assignee = match &f.assignee {
+        None => None,
+        Some(Assignee::Me) => Some(AssigneeFilter::Staff(&staff_id)),
+        Some(Assignee::Nobody) => Some(AssigneeFilter::Nobody),
+        Some(Assignee::Staff(s)) => Some(AssigneeFilter::Staff(s)),
+    };
+    q.sla = f.sla.map(|s| match s {
+        Sla::TriageOverdue => SlaFilter::TriageOverdue(cut.triage),
+        Sla::AnswerOverdue => SlaFilter::AnswerOverdue(cut.answer),
+        Sla::Flagged => SlaFilter::Either {
+            triage: cut.triage,
+            answer: cut.answer,
+        },
+        Sla::OnTime => SlaFilter::Neither {
+            triage: cut.triage,
+            answer: cut.answer,
+        },
+    });
+    q.sort = f.sort;
+    q.descending = !f.ascending;
+    let (rows, total) = st.reports.inbox(&q).await?;
+    let supervisor = certified
+        .active(&signer_fingerprint(&keys.ed25519.verifying_key()))
+        .is_some_and(|k| k.role == "supervisor");
+    let flagged = if supervisor {
+        let mut all = InboxQuery::all(&fp, 0, 0);
+        all.sla = Some(SlaFilter::TriageOverdue(cut.triage));
+        let triage = st.reports.inbox_count(&all).await?;
+        all.sla = Some(SlaFilter::AnswerOverdue(cut.answer));
+        let answer = st.reports.inbox_count(&all).await?;
+        Some((triage, answer))
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text = match preview(st, &certified, &a.current.staff_id, &keys, row.id).await {
+            Ok(t) => Some(t),
+            Err(ShareError::Tampered(why)) => {
+                tracing::error!("desk: a report in the inbox failed an integrity check: {why}");
+                integrity_failed(st, me, &keys, row.id).await;
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        out.push(Preview {
+            sla: cut.state(&row),
+            row,
+            text,
+        });
+    }
+    if !out.is_empty() {
+        st.audit
+            .append(
+                &Signer::Staff {
+                    id: me,
+                    key: &keys.ed25519,
+                },
+                Event::Previewed {
+                    reports: out.iter().map(|p| p.row.id).collect(),
+                },
+            )
+            .await?;
+    }
+    Ok(Inbox {
+        rows: out,
+        total,
+        flagged,
+    })
+}
+
+/// The first words of report `id`'s tip: the header, the K_r wrap and the tip item checked (the
+/// tip is the item the signed header names, opened under its AAD), not the whole chain.
+async fn preview(
+    st: &DeskState,
+    certified: &Certified,
+    staff: &str,
+    keys: &StaffKeys,
+    id: ReportId,
+) -> Result<String, ShareError> {
+    let opened = open_report(st, certified, staff, keys, id).await?;
+    let tip = st
+        .reports
+        .first_item(id)
+        .await?
+        .filter(|t| t.kind == ItemKind::Tip && t.id.bytes() == opened.tip_item && t.seq == 0)
+        .ok_or_else(|| ShareError::Tampered("the tip is not the one the header names".into()))?;
+    let plain = crate::crypto::envelope::open(
+        &opened.k_r,
+        &crate::items::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev),
+        &tip.sealed,
+    )
+    .map_err(|_| ShareError::Tampered("the tip does not open".into()))?;
+    let tip: crate::items::TipPlain = serde_json::from_slice(&plain)
+        .map_err(|_| ShareError::Tampered("the tip is malformed".into()))?;
+    Ok(tip.description.chars().take(PREVIEW_CHARS).collect())
+}

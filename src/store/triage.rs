@@ -1,0 +1,423 @@
+//! The desk's triage columns and its inbox query (issue 7): status with the reason for a
+//! closure, priority, a duplicate's original, and the filters, sorts and SLA flags of the
+//! inbox. Only plaintext routing columns are filtered here; area and every text are sealed, so
+//! those filters run in the reader's session (`crate::desk::search`), never in SQL.
+//!
+//! Every value a caller supplies is bound; the SQL text is assembled only from fixed fragments
+//! chosen by enum, with placeholders numbered in the order they appear.
+
+use super::{Store, StoreError};
+use crate::domain::{CloseReason, Direction, ItemKind, Priority, ReportId, Status};
+
+/// A row of the desk's inbox: the plaintext routing columns only (nothing sealed).
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    /// Report.
+    pub id: ReportId,
+    /// Received day.
+    pub received_day: i64,
+    /// Category id.
+    pub category: String,
+    /// Status.
+    pub status: Status,
+    /// Why it was closed.
+    pub closed_reason: Option<CloseReason>,
+    /// The report this one repeats.
+    pub duplicate_of: Option<ReportId>,
+    /// Priority.
+    pub priority: Priority,
+    /// Assignee staff id, if any (not authenticated; for display only).
+    pub assignee: Option<String>,
+    /// Day of the oldest reporter message no staff message has answered yet: the "new message"
+    /// marker and the answer SLA's clock. `None` when staff wrote last or nobody wrote.
+    pub waiting_since: Option<i64>,
+}
+
+/// Whose reports an inbox shows, by assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter<'a> {
+    /// Assigned to this staff id.
+    Staff(&'a str),
+    /// Assigned to nobody.
+    Nobody,
+}
+
+/// The SLA flags (the days are cut-offs from [`crate::domain::calendar::Calendar`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// Still `new`, received on or before this day.
+    TriageOverdue(i64),
+    /// Not closed, with a reporter message unanswered since this day or earlier.
+    AnswerOverdue(i64),
+    /// Either of the two.
+    Either {
+        /// Triage cut-off.
+        triage: i64,
+        /// Answer cut-off.
+        answer: i64,
+    },
+    /// Neither of the two.
+    Neither {
+        /// Triage cut-off.
+        triage: i64,
+        /// Answer cut-off.
+        answer: i64,
+    },
+}
+
+/// The declared fields an inbox sorts by (never physical order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Received day.
+    #[default]
+    Day,
+    /// Priority, urgent first when descending.
+    Priority,
+    /// Status in workflow order (new first when ascending).
+    Status,
+}
+
+/// One inbox query.
+#[derive(Debug, Clone)]
+pub struct InboxQuery<'a> {
+    /// The reader's X25519 fingerprint (hex): only reports whose K_r is wrapped to it.
+    pub recipient_fp: &'a str,
+    /// Status filter.
+    pub status: Option<Status>,
+    /// Priority filter.
+    pub priority: Option<Priority>,
+    /// Category filter.
+    pub category: Option<&'a str>,
+    /// Assignee filter.
+    pub assignee: Option<AssigneeFilter<'a>>,
+    /// SLA filter.
+    pub sla: Option<SlaFilter>,
+    /// Only these reports (the result of a sealed-field filter in the session), when set.
+    pub only: Option<&'a [ReportId]>,
+    /// Sort field.
+    pub sort: Sort,
+    /// Descending.
+    pub descending: bool,
+    /// Page size.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+}
+
+impl<'a> InboxQuery<'a> {
+    /// Everything wrapped to `recipient_fp`, newest first.
+    pub fn all(recipient_fp: &'a str, limit: i64, offset: i64) -> Self {
+        InboxQuery {
+            recipient_fp,
+            status: None,
+            priority: None,
+            category: None,
+            assignee: None,
+            sla: None,
+            only: None,
+            sort: Sort::Day,
+            descending: true,
+            limit,
+            offset,
+        }
+    }
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL with numbered placeholders and the values they stand for.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    fn bind(&mut self, a: Arg) -> &mut Self {
+        self.args.push(a);
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    fn query_as<O>(&self) -> sqlx::query::QueryAs<'_, sqlx::Any, O, sqlx::any::AnyArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(self.text.clone()));
+        for a in &self.args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+    /// `prefix` followed by `rest`, whose placeholders (numbered from 1) keep their numbers:
+    /// `prefix` must bind nothing.
+    fn after(prefix: &str, rest: Sql) -> Sql {
+        Sql {
+            text: format!("{prefix}{}", rest.text),
+            args: rest.args,
+        }
+    }
+}
+
+/// The oldest reporter message of report `{r}.id` that no later staff message answers.
+fn waiting_since(r: &str) -> String {
+    let (msg, from, to) = (
+        ItemKind::Message as i16,
+        Direction::ReporterToStaff as i16,
+        Direction::StaffToReporter as i16,
+    );
+    format!(
+        "(SELECT MIN(i.day) FROM items i WHERE i.report_id = {r}.id AND i.kind = {msg} \
+         AND i.direction = {from} AND NOT EXISTS (SELECT 1 FROM items j \
+         WHERE j.report_id = {r}.id AND j.kind = {msg} AND j.direction = {to} AND j.seq > i.seq))"
+    )
+}
+
+fn triage_overdue(sql: &mut Sql, cut: i64) {
+    sql.push("(r.status = 'new' AND r.received_day <= ")
+        .bind(Arg::Int(cut))
+        .push(")");
+}
+
+fn answer_overdue(sql: &mut Sql, cut: i64) {
+    sql.push(&format!(
+        "(r.status <> 'closed' AND {} <= ",
+        waiting_since("r")
+    ))
+    .bind(Arg::Int(cut))
+    .push(")");
+}
+
+/// `FROM ... WHERE ...` of an inbox query.
+fn from_where(q: &InboxQuery<'_>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(" FROM reports r JOIN report_wraps w ON w.report_id = r.id WHERE w.recipient_fp = ")
+        .bind(Arg::Text(q.recipient_fp.to_owned()))
+        .push(" AND w.purpose = 1");
+    if let Some(s) = q.status {
+        sql.push(" AND r.status = ")
+            .bind(Arg::Text(s.as_str().into()));
+    }
+    if let Some(p) = q.priority {
+        sql.push(" AND r.priority = ")
+            .bind(Arg::Int(p.code().into()));
+    }
+    if let Some(c) = q.category {
+        sql.push(" AND r.category = ").bind(Arg::Text(c.to_owned()));
+    }
+    match q.assignee {
+        Some(AssigneeFilter::Staff(s)) => {
+            sql.push(" AND r.assignee = ").bind(Arg::Text(s.to_owned()));
+        }
+        Some(AssigneeFilter::Nobody) => {
+            sql.push(" AND r.assignee IS NULL");
+        }
+        None => {}
+    }
+    match q.sla {
+        Some(SlaFilter::TriageOverdue(cut)) => {
+            sql.push(" AND ");
+            triage_overdue(&mut sql, cut);
+        }
+        Some(SlaFilter::AnswerOverdue(cut)) => {
+            sql.push(" AND ");
+            answer_overdue(&mut sql, cut);
+        }
+        Some(SlaFilter::Either { triage, answer }) => {
+            sql.push(" AND (");
+            triage_overdue(&mut sql, triage);
+            sql.push(" OR ");
+            answer_overdue(&mut sql, answer);
+            sql.push(")");
+        }
+        Some(SlaFilter::Neither { triage, answer }) => {
+            sql.push(" AND NOT (");
+            triage_overdue(&mut sql, triage);
+            sql.push(" OR COALESCE(");
+            // NULL (nothing waiting) is "not overdue".
+            sql.push(&format!(
+                "(r.status <> 'closed' AND {} <= ",
+                waiting_since("r")
+            ))
+            .bind(Arg::Int(answer))
+            .push("), FALSE))");
+        }
+        None => {}
+    }
+    if let Some(ids) = q.only {
+        if ids.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(" AND r.id IN (");
+            for (n, id) in ids.iter().enumerate() {
+                if n > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Arg::Text(id.to_string()));
+            }
+            sql.push(")");
+        }
+    }
+    sql
+}
+
+const STATUS_ORDER: &str = "CASE r.status WHEN 'new' THEN 0 WHEN 'in_review' THEN 1 \
+                            WHEN 'actioned' THEN 2 ELSE 3 END";
+
+fn parse_row(
+    (id, day, category, status, reason, dup, priority, assignee): RawRow,
+) -> Result<InboxRow, StoreError> {
+    let corrupt = |c: &str| StoreError::Corrupt(format!("reports.{c}"));
+    Ok(InboxRow {
+        id: ReportId::parse(&id).ok_or_else(|| corrupt("id"))?,
+        received_day: day,
+        category,
+        status: Status::parse(&status).ok_or_else(|| corrupt("status"))?,
+        closed_reason: match reason {
+            Some(r) => Some(CloseReason::parse(&r).ok_or_else(|| corrupt("closed_reason"))?),
+            None => None,
+        },
+        duplicate_of: match dup {
+            Some(d) => Some(ReportId::parse(&d).ok_or_else(|| corrupt("duplicate_of"))?),
+            None => None,
+        },
+        priority: i16::try_from(priority)
+            .ok()
+            .and_then(Priority::from_code)
+            .ok_or_else(|| corrupt("priority"))?,
+        assignee,
+        waiting_since: None,
+    })
+}
+
+type RawRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+const ROW_COLUMNS: &str = "r.id, r.received_day, r.category, r.status, r.closed_reason, \
+                           r.duplicate_of, CAST(r.priority AS BIGINT), r.assignee";
+
+impl Store {
+    /// One page of an inbox query and how many reports match it in all. The page's rows carry
+    /// their unanswered-message day, looked up for the page only, so a page costs the same
+    /// however many reports there are.
+    pub async fn inbox(&self, q: &InboxQuery<'_>) -> Result<(Vec<InboxRow>, i64), StoreError> {
+        let mut sql = Sql::after(&format!("SELECT {ROW_COLUMNS}"), from_where(q));
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let order = match q.sort {
+            Sort::Day => format!(" ORDER BY r.received_day {dir}, r.id"),
+            Sort::Priority => format!(" ORDER BY r.priority {dir}, r.received_day DESC, r.id"),
+            Sort::Status => format!(" ORDER BY {STATUS_ORDER} {dir}, r.received_day DESC, r.id"),
+        };
+        sql.push(&order).push(" LIMIT ").bind(Arg::Int(q.limit));
+        sql.push(" OFFSET ").bind(Arg::Int(q.offset));
+        let raw: Vec<RawRow> = sql.query_as().fetch_all(&self.pool).await?;
+        let mut rows = raw
+            .into_iter()
+            .map(parse_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = self.inbox_count(q).await?;
+        if !rows.is_empty() {
+            let mut w = Sql::default();
+            w.push(&format!(
+                "SELECT r.id, {} FROM reports r WHERE r.id IN (",
+                waiting_since("r")
+            ));
+            for (n, r) in rows.iter().enumerate() {
+                if n > 0 {
+                    w.push(", ");
+                }
+                w.bind(Arg::Text(r.id.to_string()));
+            }
+            w.push(")");
+            let waiting: Vec<(String, Option<i64>)> = w.query_as().fetch_all(&self.pool).await?;
+            for row in &mut rows {
+                let id = row.id.to_string();
+                row.waiting_since = waiting.iter().find(|(i, _)| *i == id).and_then(|(_, d)| *d);
+            }
+        }
+        Ok((rows, total))
+    }
+
+    /// How many reports an inbox query matches (the SLA counts shown to supervisors).
+    pub async fn inbox_count(&self, q: &InboxQuery<'_>) -> Result<i64, StoreError> {
+        let (n,): (i64,) = Sql::after("SELECT COUNT(*)", from_where(q))
+            .query_as()
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// One report's triage columns (the report page shows them), or `None`.
+    pub async fn triage_row(&self, id: ReportId) -> Result<Option<InboxRow>, StoreError> {
+        let raw: Option<RawRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROW_COLUMNS} FROM reports r WHERE r.id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut row = parse_row(raw)?;
+        let (w,): (Option<i64>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM reports r WHERE r.id = $1",
+            waiting_since("r")
+        )))
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        row.waiting_since = w;
+        Ok(Some(row))
+    }
+
+    /// Sets a report's status. Leaving `new` records the triage day once; closing records the
+    /// closure day (the reporter's delayed `closed`, I11) and the reason; reopening clears both.
+    pub async fn set_triage_status(
+        &self,
+        id: ReportId,
+        status: Status,
+        reason: Option<CloseReason>,
+        duplicate_of: Option<ReportId>,
+        day: i64,
+    ) -> Result<(), StoreError> {
+        let closed = status == Status::Closed;
+        sqlx::query(
+            "UPDATE reports SET status = $1, closed_reason = $2, duplicate_of = $3, \
+             closed_day = $4, triaged_day = COALESCE(triaged_day, $5) WHERE id = $6",
+        )
+        .bind(status.as_str())
+        .bind(reason.filter(|_| closed).map(|r| r.as_str()))
+        .bind(duplicate_of.filter(|_| closed).map(|d| d.to_string()))
+        .bind(closed.then_some(day))
+        .bind(day)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a report's priority.
+    pub async fn set_priority(&self, id: ReportId, p: Priority) -> Result<(), StoreError> {
+        sqlx::query("UPDATE reports SET priority = $1 WHERE id = $2")
+            .bind(p.code())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

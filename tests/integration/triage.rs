@@ -1,0 +1,365 @@
+//! Triage (issue 7): status with a reason for closures, priority, duplicates and bulk changes,
+//! the inbox's filters and sorts, who may do which, and what the reporter sees of it all (I11):
+//! `received` until the closure delay has passed, then `closed`. The delay is moved through
+//! the configuration file, never by sleeping.
+
+use crate::desk::{Browser, add_via_ui, admin, start};
+use crate::on_both;
+use crate::support::{Backend, TestApp, new_report, ok};
+use serde_json::json;
+
+on_both!(
+    triage_moves_reports_to_an_outcome_the_reporter_sees_late,
+    sla_flags_follow_the_cutoffs_in_the_database
+);
+
+async fn post(b: &mut Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let csrf = b.csrf().await;
+    let mut f = vec![("csrf", csrf.as_str())];
+    f.extend_from_slice(fields);
+    let p = b.post(path, &f).await;
+    (p.status, p.body)
+}
+
+async fn submit(app: &TestApp, text: &str) -> (String, String) {
+    let before = app.report_ids().await;
+    let code = app.submit(json!({ "description": text })).await;
+    (new_report(app, &before).await.to_string(), code)
+}
+
+/// The report ids an inbox page lists, in the order shown.
+fn listed(body: &str, ids: &[&str]) -> Vec<String> {
+    let mut at: Vec<(usize, String)> = ids
+        .iter()
+        .filter_map(|id| {
+            body.find(&format!("/report?id={id}"))
+                .map(|i| (i, id.to_string()))
+        })
+        .collect();
+    at.sort();
+    at.into_iter().map(|(_, id)| id).collect()
+}
+
+async fn triage_moves_reports_to_an_outcome_the_reporter_sees_late(b: Backend) {
+    let mut app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    let (mut ib, inv) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let (a, code_a) = submit(&app, "laporan A: sabu di warung").await;
+    let (bb, _) = submit(&app, "laporan B: sama dengan C").await;
+    let (c, _) = submit(&app, "laporan C: transaksi malam").await;
+    let all = [a.as_str(), bb.as_str(), c.as_str()];
+
+    // The supervisor's inbox: all three, new, normal; nothing overdue on the day they came.
+    let p = sb.get("/inbox?status=new").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(listed(&p.body, &all).len(), 3, "{}", p.body);
+    assert!(p.body.contains("0 belum ditinjau"), "{}", p.body);
+    let p = sb.get("/inbox?sla=flagged").await;
+    assert!(listed(&p.body, &all).is_empty(), "{}", p.body);
+    // Bad filter values get the desk's own clear answer.
+    for q in [
+        "status=triaged",
+        "priority=9",
+        "sort=id",
+        "page=abc",
+        "category=<x>",
+    ] {
+        let p = sb.get(&format!("/inbox?{q}")).await;
+        assert_eq!(p.status, 400, "{q}: {}", p.body);
+        assert!(p.body.contains("id=\"error\""), "{q}: {}", p.body);
+    }
+
+    // Priority: urgent first when sorting by priority, and the filter finds it.
+    let (s, body) = post(
+        &mut sb,
+        "/reports/priority",
+        &[("report", &c), ("priority", "urgent")],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let p = sb.get("/inbox?priority=urgent").await;
+    assert_eq!(listed(&p.body, &all), [c.as_str()], "{}", p.body);
+    let p = sb.get("/inbox?sort=priority").await;
+    assert_eq!(listed(&p.body, &all)[0], c, "{}", p.body);
+    let p = sb.get("/inbox?sort=priority&order=asc").await;
+    assert_eq!(listed(&p.body, &all)[2], c, "{}", p.body);
+
+    // Share A with the investigator, who records progress but cannot close, reopen or set
+    // priority, and cannot touch B, which is not theirs (the same 404 as no report at all).
+    let (s, body) = post(
+        &mut sb,
+        "/reports/share",
+        &[
+            ("report", &a),
+            ("username", "petugas"),
+            ("fingerprint", &inv.fingerprint),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(
+        &mut ib,
+        "/reports/status",
+        &[("report", &a), ("status", "in_review")],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(
+        &mut ib,
+        "/reports/status",
+        &[("report", &a), ("status", "closed"), ("reason", "actioned")],
+    )
+    .await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("Hanya koordinator"), "{body}");
+    let (s, _) = post(
+        &mut ib,
+        "/reports/priority",
+        &[("report", &a), ("priority", "low")],
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, theirs) = post(
+        &mut ib,
+        "/reports/status",
+        &[("report", &bb), ("status", "actioned")],
+    )
+    .await;
+    assert_eq!(s, 404, "{theirs}");
+    let missing = bisik::domain::ReportId::new().to_string();
+    let (s, none) = post(
+        &mut ib,
+        "/reports/status",
+        &[("report", &missing), ("status", "actioned")],
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        crate::desk::field(&theirs, "id=\"error\">", "<"),
+        crate::desk::field(&none, "id=\"error\">", "<")
+    );
+    let p = ib.get("/inbox?status=in_review").await;
+    assert_eq!(listed(&p.body, &all), [a.as_str()], "{}", p.body);
+
+    // Closing needs a reason, a reason needs a closure, a duplicate needs an original that is
+    // another report this person can open.
+    for (fields, why) in [
+        (vec![("status", "closed")], "penutupan"),
+        (
+            vec![("status", "actioned"), ("reason", "false_report")],
+            "hanya diisi",
+        ),
+        (
+            vec![("status", "closed"), ("reason", "duplicate")],
+            "aslinya",
+        ),
+        (
+            vec![
+                ("status", "closed"),
+                ("reason", "duplicate"),
+                ("duplicate_of", bb.as_str()),
+            ],
+            "aslinya",
+        ),
+        (
+            vec![
+                ("status", "closed"),
+                ("reason", "duplicate"),
+                ("duplicate_of", missing.as_str()),
+            ],
+            "aslinya",
+        ),
+        (
+            vec![("status", "closed"), ("reason", "bogus")],
+            "tidak dikenal",
+        ),
+    ] {
+        let mut f = vec![("report", bb.as_str())];
+        f.extend(fields.iter().copied());
+        let (s, body) = post(&mut sb, "/reports/status", &f).await;
+        assert_eq!(s, 400, "{fields:?}: {body}");
+        assert!(body.contains(why), "{fields:?}: {body}");
+    }
+    let (s, body) = post(
+        &mut sb,
+        "/reports/status",
+        &[
+            ("report", &bb),
+            ("status", "closed"),
+            ("reason", "duplicate"),
+            ("duplicate_of", &c),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let page = sb.get(&format!("/report?id={bb}")).await;
+    assert!(
+        page.body.contains("Duplikat") && page.body.contains(&format!("/report?id={c}")),
+        "{}",
+        page.body
+    );
+    // A closed report reopens only to "in review".
+    let (s, body) = post(
+        &mut sb,
+        "/reports/status",
+        &[("report", &bb), ("status", "actioned")],
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = post(
+        &mut sb,
+        "/reports/status",
+        &[("report", &bb), ("status", "in_review")],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+
+    // Bulk, against a flood: B and C low and then closed as false reports in two actions.
+    let (s, body) = post(
+        &mut sb,
+        "/reports/bulk",
+        &[("action", "priority:low"), ("r0", &bb), ("r7", &c)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let p = sb.get("/inbox?priority=low").await;
+    assert_eq!(listed(&p.body, &all).len(), 2, "{}", p.body);
+    let (s, body) = post(
+        &mut ib,
+        "/reports/bulk",
+        &[("action", "status:actioned"), ("r0", &a)],
+    )
+    .await;
+    assert_eq!(s, 403, "an investigator has no bulk action: {body}");
+    let (s, body) = post(
+        &mut sb,
+        "/reports/bulk",
+        &[("action", "close:false_report"), ("r0", &bb), ("r1", &c)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let p = sb.get("/inbox?status=closed").await;
+    assert_eq!(listed(&p.body, &all).len(), 2, "{}", p.body);
+    assert!(p.body.contains("Laporan palsu"), "{}", p.body);
+
+    // The supervisor closes A. The reporter still sees `received` (14 days by default, I11).
+    let (s, body) = post(
+        &mut sb,
+        "/reports/status",
+        &[("report", &a), ("status", "closed"), ("reason", "actioned")],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, v) = app.followup(&code_a).await;
+    assert_eq!(v["status"], "received", "{v}");
+
+    // Every change is in the signed audit log, which verifies.
+    let audit = sb.get("/audit").await;
+    for needle in [
+        format!("closed:duplicate:{c}"),
+        "closed:false_report".to_owned(),
+        "closed:actioned".to_owned(),
+        "in_review".to_owned(),
+    ] {
+        assert!(audit.body.contains(&needle), "{needle}: {}", audit.body);
+    }
+    ok(&app.cli(&["audit", "verify"], ""));
+
+    // The closure delay moves through configuration: with 0 days, the closure shows at once.
+    app.stop();
+    let cfg = app.path().join("delay0.toml");
+    std::fs::write(&cfg, "[reporter]\nclosed_delay_days = 0\n").unwrap();
+    app.set_env("BISIK_CONFIG", &cfg.display().to_string());
+    app.launch("serve").await;
+    let (_, v) = app.followup(&code_a).await;
+    assert_eq!(v["status"], "closed", "{v}");
+}
+
+/// The SLA filters run in SQL against cut-off days (the calendar itself is unit-tested in
+/// src/domain/calendar.rs): a new report received on or before the triage cut-off is overdue,
+/// and so is a reporter message waiting since the answer cut-off or earlier, until staff answer.
+async fn sla_flags_follow_the_cutoffs_in_the_database(b: Backend) {
+    use bisik::domain::today;
+    use bisik::store::{InboxQuery, SlaFilter};
+    let app = TestApp::start(b).await;
+    let (quiet, _) = submit(&app, "tanpa pesan").await;
+    let (talky, code) = submit(&app, "dengan pesan").await;
+    let r = app
+        .post(
+            "/api/v1/followup/messages",
+            json!({"code": code, "body": "tambahan"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let store = app.store().await;
+    let id = bisik::domain::ReportId::parse(&quiet).unwrap();
+    let fp = store.wraps(id).await.unwrap()[0].recipient_fp.clone();
+    let day = today();
+    let ids = |rows: Vec<bisik::store::InboxRow>| {
+        let mut v: Vec<String> = rows.into_iter().map(|r| r.id.to_string()).collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![quiet.clone(), talky.clone()];
+    both.sort();
+    let run = |sla: SlaFilter| {
+        let store = &store;
+        let fp = fp.clone();
+        async move {
+            let mut q = InboxQuery::all(&fp, 50, 0);
+            q.sla = Some(sla);
+            let (rows, total) = store.inbox(&q).await.unwrap();
+            assert_eq!(rows.len() as i64, total);
+            rows
+        }
+    };
+    assert_eq!(ids(run(SlaFilter::TriageOverdue(day)).await), both);
+    assert!(run(SlaFilter::TriageOverdue(day - 1)).await.is_empty());
+    assert_eq!(
+        ids(run(SlaFilter::AnswerOverdue(day)).await),
+        [talky.as_str()]
+    );
+    assert!(run(SlaFilter::AnswerOverdue(day - 1)).await.is_empty());
+    assert_eq!(
+        ids(run(SlaFilter::Either {
+            triage: day - 1,
+            answer: day
+        })
+        .await),
+        [talky.as_str()]
+    );
+    assert_eq!(
+        ids(run(SlaFilter::Neither {
+            triage: day - 1,
+            answer: day
+        })
+        .await),
+        [quiet.as_str()]
+    );
+    // The row says who waits, and since when: the inbox's "new message" marker.
+    let (rows, _) = store.inbox(&InboxQuery::all(&fp, 50, 0)).await.unwrap();
+    for r in rows {
+        let want = (r.id.to_string() == talky).then_some(day);
+        assert_eq!(r.waiting_since, want, "{}", r.id);
+    }
+    // A triaged report is no longer triage-overdue; a closed one is not answer-overdue.
+    let t = bisik::domain::ReportId::parse(&talky).unwrap();
+    store
+        .set_triage_status(
+            t,
+            bisik::domain::Status::Closed,
+            Some(bisik::domain::CloseReason::Actioned),
+            None,
+            day,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(run(SlaFilter::TriageOverdue(day)).await),
+        [quiet.as_str()]
+    );
+    assert!(run(SlaFilter::AnswerOverdue(day)).await.is_empty());
+    store.close().await;
+}
