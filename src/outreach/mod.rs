@@ -109,9 +109,8 @@ fn safety_steps(t: &Intake) -> [&'static str; 4] {
 
 /// "Scan or type": the line above the URL.
 const SCAN: &str = "Pindai kode QR dengan kamera HP, atau ketik alamat ini di browser:";
-/// The heading of the legal sentence.
-const LAW_HEADING: &str = "Perlindungan hukum bagi pelapor";
-/// The leaflet's back page heading for what happens to a report.
+/// The leaflet's last line on what happens to a report: the code on paper, as the code page
+/// says it.
 const LEAFLET_CODE: &str = "Catat kode 20 angka yang Anda terima di kertas, bukan di HP. Jangan difoto dan jangan dikirim lewat pesan.";
 
 const INK: Rgb3 = Rgb3(0.10, 0.10, 0.10);
@@ -328,7 +327,7 @@ impl<'d> Flow<'d> {
 
     /// The legal protection, one sentence (UU No. 35/2009, Pasal 100, as the intake says it).
     fn law(&mut self, t: &Intake) {
-        self.text(Weight::Bold, 10.5, INK, Align::Left, LAW_HEADING);
+        self.text(Weight::Bold, 10.5, INK, Align::Left, t.law_title);
         self.gap(1.0);
         self.text(Weight::Regular, 9.5, INK, Align::Left, t.law_100);
     }
