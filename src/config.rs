@@ -1,9 +1,10 @@
 //! Configuration: a TOML file plus `BISIK_*` environment variables (and `DATABASE_URL`), loaded
 //! and validated once, then passed around in the app state; there is no global config.
 //!
-//! Reporter-facing texts and URLs (categories, areas, onion address, quick-exit URL) come only
-//! from the operator's file, never from the environment of a shared host and never from the
-//! database, so a database writer cannot turn the intake into a phishing page.
+//! Reporter-facing texts and URLs (categories, areas, onion address, quick-exit URL, the public
+//! URL the outreach kit prints) come only from the operator's file, never from the environment
+//! of a shared host and never from the database, so a database writer cannot turn the intake
+//! into a phishing page.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -252,6 +253,9 @@ impl Default for Disk {
 pub const UNIT_NAME_MAX: usize = 100;
 /// The longest `reporter.quick_exit_url`, in bytes, for the same reason.
 pub const QUICK_EXIT_URL_MAX: usize = 200;
+/// The longest `reporter.public_url`, in bytes: it is printed in large type on a poster and
+/// must stay short enough for a person to type.
+pub const PUBLIC_URL_MAX: usize = 200;
 
 /// The unit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,6 +277,10 @@ pub struct Reporter {
     pub code_lifetime_days: i64,
     /// Onion address for the Onion-Location header, if any.
     pub onion_address: Option<String>,
+    /// The intake's public address as people type it (`https://lapor.example.go.id/`): what
+    /// the outreach kit prints and encodes in its QR code (issue 10). Optional: only the
+    /// `bisik outreach` commands need it, and they refuse to run without it.
+    pub public_url: Option<String>,
     /// Where the quick-exit link goes.
     pub quick_exit_url: String,
     /// Messages a reporter may send on one report per UTC day (429 beyond).
@@ -343,6 +351,7 @@ impl Default for Reporter {
             closed_delay_days: 14,
             code_lifetime_days: 365,
             onion_address: None,
+            public_url: None,
             quick_exit_url: "https://www.google.co.id/".into(),
             messages_per_day: 20,
             messages_per_page: 20,
@@ -478,6 +487,33 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .finish_non_exhaustive()
     }
+}
+
+/// `reporter.public_url` must be an absolute http(s) URL with a host and no user name or
+/// password (a poster must not carry a credential), at most [`PUBLIC_URL_MAX`] bytes.
+fn check_public_url(u: &str) -> Result<(), ConfigError> {
+    let refuse = |why: &str| {
+        bad(format!(
+            "setting reporter.public_url must be an absolute http:// or https:// URL of at most {PUBLIC_URL_MAX} bytes, such as \"https://lapor.example.go.id/\" ({why}), got {u:?}"
+        ))
+    };
+    if u.len() > PUBLIC_URL_MAX {
+        return Err(refuse("too long"));
+    }
+    let parsed = url::Url::parse(u).map_err(|e| refuse(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(refuse("not http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(refuse("no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("it holds a user name or password"));
+    }
+    if u.chars().any(char::is_whitespace) {
+        return Err(refuse("it holds spaces"));
+    }
+    Ok(())
 }
 
 /// A bad setting: one sentence that names it.
@@ -859,6 +895,9 @@ impl Config {
                 )));
             }
         }
+        if let Some(u) = &self.reporter.public_url {
+            check_public_url(u)?;
+        }
         if !self.reporter.quick_exit_url.starts_with("https://") {
             return Err(bad(
                 "setting reporter.quick_exit_url must start with https://".into(),
@@ -932,5 +971,32 @@ mod tests {
         c.unit.name.pop();
         c.reporter.quick_exit_url.push('x');
         assert!(c.validate().unwrap_err().0.contains("quick_exit_url"));
+    }
+
+    #[test]
+    fn public_url_must_be_an_absolute_http_url() {
+        let mut c = Config::default();
+        for good in [
+            "https://lapor.bnnk-hss.go.id/",
+            "https://lapor.example.go.id/tip",
+            "http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.onion/",
+        ] {
+            c.reporter.public_url = Some(good.into());
+            c.validate().unwrap();
+        }
+        for bad in [
+            "lapor.bnnk-hss.go.id",
+            "/lapor",
+            "ftp://lapor.example.go.id/",
+            "https://admin:secret@lapor.example.go.id/",
+            "https:// lapor.example.go.id/",
+            "javascript:alert(1)",
+        ] {
+            c.reporter.public_url = Some(bad.into());
+            let err = c.validate().unwrap_err().0;
+            assert!(err.contains("reporter.public_url"), "{bad}: {err}");
+        }
+        c.reporter.public_url = Some(format!("https://{}.go.id/", "x".repeat(PUBLIC_URL_MAX)));
+        assert!(c.validate().unwrap_err().0.contains("200"));
     }
 }

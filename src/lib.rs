@@ -23,6 +23,8 @@
 //! - [`desk`]: the case desk for staff: accounts, TOTP login, sessions that hold each person's
 //!   unlocked keys sealed under a key only their cookie carries; the signed audit log
 //!   ([`desk::audit`]). Beside `intake`, never imported by it.
+//! - [`outreach`]: the poster, leaflet and announcement (issue 10), made from the config alone:
+//!   it reaches neither the store nor the keys.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
@@ -40,6 +42,7 @@ pub mod domain;
 pub mod intake;
 pub mod items;
 pub mod keyfiles;
+pub mod outreach;
 pub mod store;
 pub mod vault;
 pub mod web;

@@ -7,6 +7,7 @@ mod integrity;
 mod keys;
 mod logging;
 mod maintenance;
+mod outreach;
 mod reports;
 mod secrets;
 mod users;
@@ -62,6 +63,9 @@ pub enum Command {
     /// The signed audit log: checkpoint and verify.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The outreach kit: poster, leaflet and announcement, from the config file alone.
+    #[command(subcommand)]
+    Outreach(outreach::OutreachCommand),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -130,6 +134,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let cfg = Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok())
         .map_err(|e| failure(78, format!("configuration error: {e}")))?;
     init_logging(&cfg.log_level);
+    // No runtime and no database: the kit is made from the config file alone (issue 10).
+    let command = match cli.command {
+        Command::Outreach(o) => return outreach::run(&cfg, o),
+        other => other,
+    };
     let cfg = Arc::new(cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,7 +149,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         .build()
         .map_err(|e| failure(1, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => {
                 init(&cfg).await?;
                 maintenance::spawn_reshuffle_schedule(cfg.clone());
@@ -181,6 +190,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Reports(r) => reports::run(&cfg, r).await,
             Command::Maintenance(m) => maintenance::run(&cfg, m).await,
             Command::Audit(a) => audit::run(&cfg, a).await,
+            Command::Outreach(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }

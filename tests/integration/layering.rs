@@ -166,6 +166,25 @@ fn item_formats_come_from_items_never_from_the_intake() {
     }
 }
 
+/// Issue 10: the outreach kit is made from the config file alone. Its room reaches no
+/// database, no key and no handler, so nothing a database writer changed can reach a poster.
+#[test]
+fn outreach_reaches_only_config_and_the_shared_texts() {
+    let files: Vec<_> = all_sources()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("outreach/") || p == "cli/outreach.rs")
+        .collect();
+    assert!(files.len() >= 3, "outreach sources not found");
+    for (path, src) in files {
+        for m in reached(&src) {
+            assert!(
+                ["config", "web", "outreach"].contains(&m.as_str()),
+                "src/{path} reaches crate::{m}"
+            );
+        }
+    }
+}
+
 #[test]
 fn crypto_imports_nothing_above_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

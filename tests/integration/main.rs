@@ -49,6 +49,9 @@ mod openapi_conformance;
 mod ops;
 /// I1 order: after a reshuffle no physical order (pages, WAL, ctid, xmin, pg_dump) follows writes.
 mod order_at_rest;
+/// Issue 10: the outreach kit's PDFs render, carry their texts and a QR code that decodes to
+/// the intake, the announcement, and the refusals; from the config alone.
+mod outreach;
 /// The reporter pages over HTTP: flows, weight, refusals, resubmission, CSRF, I2/I10.
 mod pages;
 /// The production split on PostgreSQL: the intake role cannot read the desk schema (I3).
