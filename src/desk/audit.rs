@@ -68,6 +68,8 @@ const CHECKPOINT_HEX: usize = 32;
 /// The most reports one `previewed` entry may name (an inbox page shows 50); a longer list in
 /// a stored entry is malformed, so decoding never allocates for a forged count.
 const MAX_PREVIEWED: u64 = 1_000;
+/// Most reports one `indexed` entry may name: a search over every report of a large office.
+const MAX_INDEXED: u64 = 2_000_000;
 /// How often an append is retried after another process took the next sequence number.
 const ATTEMPTS: usize = 16;
 
@@ -135,6 +137,12 @@ pub enum Event {
     /// whose preview was decrypted for it.
     Previewed {
         /// The reports shown.
+        reports: Vec<ReportId>,
+    },
+    /// Tips and reporter messages were decrypted into a session's search summaries (issue 7):
+    /// one entry per build or refresh, naming every report whose texts were decrypted for it.
+    Indexed {
+        /// The reports decrypted.
         reports: Vec<ReportId>,
     },
     /// A report failed an integrity check when staff opened it (header, chain, an item, a
@@ -233,6 +241,7 @@ impl Event {
             Event::LoggedOut => "logout",
             Event::Decrypted { .. } => "decrypted",
             Event::Previewed { .. } => "previewed",
+            Event::Indexed { .. } => "indexed",
             Event::IntegrityFailed { .. } => "integrity_failed",
             Event::Exported { .. } => "exported",
             Event::Assigned { .. } => "assigned",
@@ -297,7 +306,7 @@ impl Event {
             Event::Decrypted { report, access } => {
                 w.bytes(&report.bytes()).str(access.as_str());
             }
-            Event::Previewed { reports } => {
+            Event::Previewed { reports } | Event::Indexed { reports } => {
                 w.u64(reports.len() as u64);
                 for r in reports {
                     w.bytes(&r.bytes());
@@ -374,6 +383,18 @@ impl Event {
                     reports.push(report(r)?);
                 }
                 Event::Previewed { reports }
+            }
+            "indexed" => {
+                let n = r.u64()?;
+                if n > MAX_INDEXED {
+                    return Err(CryptoError::Malformed("index list"));
+                }
+                // Grown as entries decode, so a forged count allocates nothing up front.
+                let mut reports = Vec::with_capacity(n.min(MAX_PREVIEWED) as usize);
+                for _ in 0..n {
+                    reports.push(report(r)?);
+                }
+                Event::Indexed { reports }
             }
             "exported" => Event::Exported { report: report(r)? },
             "integrity_failed" => Event::IntegrityFailed { report: report(r)? },

@@ -87,6 +87,8 @@ pub struct Filter {
     pub ascending: bool,
     /// Page, from 0.
     pub page: i64,
+    /// Area and words, searched in the session's decrypted summaries ([`super::search`]).
+    pub search: super::search::Query,
 }
 
 /// A report's SLA flags today.
@@ -187,7 +189,35 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     });
     q.sort = f.sort;
     q.descending = !f.ascending;
-    let (rows, total) = st.reports.inbox(&q).await?;
+    let page_ids: Vec<ReportId>;
+    let (rows, total) = if f.search.is_empty() {
+        st.reports.inbox(&q).await?
+    } else {
+        // Sealed fields: the session's summaries say which match; the database still decides
+        // which reports are wrapped to this key now, filters the plaintext columns and orders.
+        let me_key = recipient(&mine)?;
+        let (summaries, wrapped) = super::search::summaries(st, a, &keys, me, &me_key, &fp).await?;
+        let hits = f.search.matches(&summaries);
+        let ordered: Vec<ReportId> = st
+            .reports
+            .inbox_ids(&q)
+            .await?
+            .into_iter()
+            .filter(|id| hits.contains(id) && wrapped.contains(id))
+            .collect();
+        let start = (f.page.max(0) * INBOX_PAGE) as usize;
+        page_ids = ordered
+            .iter()
+            .skip(start)
+            .take(INBOX_PAGE as usize)
+            .copied()
+            .collect();
+        let mut pq = q.clone();
+        pq.only = Some(&page_ids);
+        pq.offset = 0;
+        let (rows, _) = st.reports.inbox(&pq).await?;
+        (rows, ordered.len() as i64)
+    };
     let supervisor = certified
         .active(&signer_fingerprint(&keys.ed25519.verifying_key()))
         .is_some_and(|k| k.role == "supervisor");

@@ -23,6 +23,7 @@
 //! nothing here reads either header.
 
 pub mod accounts;
+pub mod api;
 pub mod audit;
 pub mod certify;
 pub mod inbox;
@@ -31,6 +32,7 @@ pub mod login;
 pub mod pages;
 pub mod report_keys;
 pub mod report_pages;
+pub mod search;
 pub mod session;
 pub mod sharing;
 pub mod text;
@@ -181,8 +183,30 @@ pub mod paths {
     pub const REPORT_PRIORITY: &str = "/reports/priority";
     /// One change for many ticked reports (POST). Certified supervisors.
     pub const REPORT_BULK: &str = "/reports/bulk";
+    /// API login (POST) and logout (DELETE): bearer tokens.
+    pub const API_SESSION: &str = "/api/v1/session";
+    /// API: the reports this person holds (GET, filters as the inbox).
+    pub const API_REPORTS: &str = "/api/v1/reports";
+    /// API: one report (GET).
+    pub const API_REPORT: &str = "/api/v1/reports/{id}";
+    /// API: status (POST).
+    pub const API_STATUS: &str = "/api/v1/reports/{id}/status";
+    /// API: priority (POST). Certified supervisors.
+    pub const API_PRIORITY: &str = "/api/v1/reports/{id}/priority";
+    /// API: message to the reporter (POST).
+    pub const API_MESSAGES: &str = "/api/v1/reports/{id}/messages";
+    /// API: internal note (POST).
+    pub const API_NOTES: &str = "/api/v1/reports/{id}/notes";
+    /// API: share (POST). Certified supervisors.
+    pub const API_SHARE: &str = "/api/v1/reports/{id}/share";
+    /// API: unshare (POST). Certified supervisors.
+    pub const API_UNSHARE: &str = "/api/v1/reports/{id}/unshare";
+    /// API: bulk change (POST). Certified supervisors.
+    pub const API_BULK: &str = "/api/v1/reports/bulk";
+    /// The desk's OpenAPI document (GET). Public.
+    pub const API_DOC: &str = "/api/v1/openapi.json";
     /// All of them.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 31] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -203,6 +227,17 @@ pub mod paths {
         REPORT_STATUS,
         REPORT_PRIORITY,
         REPORT_BULK,
+        API_SESSION,
+        API_REPORTS,
+        API_REPORT,
+        API_STATUS,
+        API_PRIORITY,
+        API_MESSAGES,
+        API_NOTES,
+        API_SHARE,
+        API_UNSHARE,
+        API_BULK,
+        API_DOC,
     ];
 }
 
@@ -311,6 +346,63 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(paths::REPORT_BULK)
             .route(web::post().to(triage_pages::bulk))
+            .default_service(method_not_allowed("POST")),
+    );
+    // The bulk path before `{id}`, which would otherwise take "bulk" for an id.
+    cfg.service(
+        web::resource(paths::API_SESSION)
+            .route(web::post().to(api::login))
+            .route(web::delete().to(api::logout))
+            .default_service(method_not_allowed("POST, DELETE")),
+    )
+    .service(
+        web::resource(paths::API_DOC)
+            .route(web::get().to(api::openapi_json))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::API_BULK)
+            .route(web::post().to(api::bulk))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_REPORTS)
+            .route(web::get().to(api::list))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::API_REPORT)
+            .route(web::get().to(api::detail))
+            .default_service(method_not_allowed("GET")),
+    );
+    cfg.service(
+        web::resource(paths::API_STATUS)
+            .route(web::post().to(api::set_status))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_PRIORITY)
+            .route(web::post().to(api::set_priority))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_MESSAGES)
+            .route(web::post().to(api::message))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_NOTES)
+            .route(web::post().to(api::note))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_SHARE)
+            .route(web::post().to(api::share))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_UNSHARE)
+            .route(web::post().to(api::unshare))
             .default_service(method_not_allowed("POST")),
     );
     cfg.default_service(web::to(not_found));

@@ -259,11 +259,19 @@ pub async fn authed(
     csrf: Option<&str>,
 ) -> Result<Authed, HttpResponse> {
     let api = req.path().starts_with("/api/");
+    // The JSON API answers in JSON, never with a redirect or a page.
+    let api_error = |status: StatusCode, code: &str, why: Text| {
+        let mut b = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            b.insert_header(("www-authenticate", "Bearer"));
+        }
+        b.json(
+            serde_json::json!({"error": {"code": code, "message": why.id, "message_en": why.en}}),
+        )
+    };
     let refuse = |why: Text| {
         if api {
-            HttpResponse::Unauthorized()
-                .insert_header(("www-authenticate", "Bearer"))
-                .json(serde_json::json!({"error": {"code": "unauthorized", "message": why.id, "message_en": why.en}}))
+            api_error(StatusCode::UNAUTHORIZED, "unauthorized", why)
         } else {
             let m = if why == text::SESSION_EXPIRED {
                 "expired"
@@ -294,6 +302,23 @@ pub async fn authed(
     if !still {
         st.sessions.destroy(&token);
         return Err(refuse(text::PLEASE_LOG_IN));
+    }
+    if api && current.stage != need.stage {
+        return Err(api_error(
+            StatusCode::FORBIDDEN,
+            "enrol_first",
+            text::ENROL_IN_BROWSER,
+        ));
+    }
+    if api && !need.roles.is_empty() && !need.roles.contains(&current.role) {
+        return Err(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            text::FORBIDDEN,
+        ));
+    }
+    if api && need.change && via_cookie && !csrf_ok(&token, csrf) {
+        return Err(api_error(StatusCode::FORBIDDEN, "csrf", text::CSRF));
     }
     if current.stage != need.stage {
         return Err(match current.stage {
@@ -381,7 +406,7 @@ fn signer_for<'a>(staff_id: Option<&str>, keys: Option<&'a StaffKeys>) -> Signer
 
 /// [`audit_as`] where the action goes on even if the log cannot be written (logins, logouts):
 /// the failure is logged loudly instead.
-async fn audit_logged(
+pub(super) async fn audit_logged(
     st: &DeskState,
     staff_id: Option<&str>,
     keys: Option<&StaffKeys>,

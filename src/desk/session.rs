@@ -96,6 +96,9 @@ struct Entry {
     sealed: Zeroizing<Vec<u8>>,
     /// The TOTP secret offered on the enrolment page, sealed under the session key.
     pending_totp: Zeroizing<Vec<u8>>,
+    /// Decrypted tip summaries for search (issue 7): held for the session's lifetime only, and
+    /// zeroized when the last reference goes (logout, expiry, the sweep).
+    summaries: Option<std::sync::Arc<super::search::Summaries>>,
 }
 
 /// Why a token does not name a live session.
@@ -170,6 +173,7 @@ impl Sessions {
                 last: now,
                 sealed,
                 pending_totp: Zeroizing::new(Vec::new()),
+                summaries: None,
             },
         );
         token
@@ -262,6 +266,26 @@ impl Sessions {
             e.stage = Stage::Full;
             e.sealed = Zeroizing::new(sealed);
             e.pending_totp = Zeroizing::new(Vec::new());
+        }
+    }
+
+    /// The session's search summaries, if built.
+    pub fn summaries(
+        &self,
+        token: &SessionToken,
+    ) -> Option<std::sync::Arc<super::search::Summaries>> {
+        self.live
+            .lock()
+            .expect("sessions")
+            .get(&token.id())
+            .and_then(|e| e.summaries.clone())
+    }
+
+    /// Keeps (or replaces) the session's search summaries; nothing when the session is gone,
+    /// so summaries built during a logout are dropped, not kept.
+    pub fn set_summaries(&self, token: &SessionToken, s: std::sync::Arc<super::search::Summaries>) {
+        if let Some(e) = self.live.lock().expect("sessions").get_mut(&token.id()) {
+            e.summaries = Some(s);
         }
     }
 

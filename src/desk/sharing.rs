@@ -139,17 +139,15 @@ pub async fn open_report(
     // Need to know: without a wrap the report does not exist for this person.
     let w = find(Purpose::ReporterKey).ok_or(ShareError::NotFound(text::NO_REPORT))?;
     let rid = id.bytes();
-    let header = ReportHeader::verify(&row.header, &row.header_sig, &intake).map_err(|_| {
-        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
-    })?;
-    let k_r = unwrap(&keys.x25519, &me, &rid, Purpose::ReporterKey, &w.wrapped).map_err(|_| {
-        ShareError::Tampered("this staff member's wrap of K_r does not open".into())
-    })?;
-    if key_commitment(&rid, &k_r) != header.key_commitment {
-        return Err(ShareError::Tampered(
-            "K_r differs from the one committed in the signed header".into(),
-        ));
-    }
+    let (k_r, header) = open_reporter_key(
+        &intake,
+        &keys.x25519,
+        &me,
+        id,
+        &row.header,
+        &row.header_sig,
+        &w.wrapped,
+    )?;
     let statements = st.reports.key_statements(id).await?;
     let vouched = vouched_staff_key(id, &wraps, &statements, certified, &intake)
         .map_err(ShareError::Tampered)?;
@@ -175,6 +173,38 @@ pub async fn open_report(
         header_recipients: header.recipients,
         tip_item: header.tip_item,
     })
+}
+
+/// K_r of report `id` from this staff member's wrap, after the intake-signed header verifies
+/// and commits to it: the checks every desk read starts with, without a database query, so the
+/// search can run them over many reports at once.
+pub(super) fn open_reporter_key(
+    intake: &VerifyingKey,
+    x25519: &SecretKey32,
+    me: &RecipientKey,
+    id: ReportId,
+    header: &[u8],
+    header_sig: &[u8],
+    wrapped: &[u8],
+) -> Result<(SecretKey32, ReportHeader), ShareError> {
+    let rid = id.bytes();
+    let header = ReportHeader::verify(header, header_sig, intake).map_err(|_| {
+        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
+    })?;
+    if header.report_id != rid {
+        return Err(ShareError::Tampered(
+            "the signed header names another report".into(),
+        ));
+    }
+    let k_r = unwrap(x25519, me, &rid, Purpose::ReporterKey, wrapped).map_err(|_| {
+        ShareError::Tampered("this staff member's wrap of K_r does not open".into())
+    })?;
+    if key_commitment(&rid, &k_r) != header.key_commitment {
+        return Err(ShareError::Tampered(
+            "K_r differs from the one committed in the signed header".into(),
+        ));
+    }
+    Ok((k_r, header))
 }
 
 /// The acting person's unlocked keys and their certified Ed25519 key, or a refusal: only a

@@ -261,3 +261,13 @@ pub const TOO_MANY_SELECTED: Text = t(
 pub const TRIAGE_SAVED: Text = t("Perubahan disimpan.", "The change was saved.");
 /// A page number that is not one.
 pub const BAD_PAGE: Text = t("Nomor halaman tidak valid.", "That is not a page number.");
+/// The API cannot enrol: first login happens in the browser (the TOTP QR code).
+pub const ENROL_IN_BROWSER: Text = t(
+    "Akun ini belum didaftarkan. Masuk sekali di peramban untuk mengganti kata sandi dan memasang TOTP.",
+    "This account is not enrolled yet. Log in once in the browser to change the password and set up TOTP.",
+);
+/// A search text over the limit.
+pub const SEARCH_TOO_LONG: Text = t(
+    "Teks pencarian terlalu panjang (paling banyak 200 karakter).",
+    "The search text is too long (200 characters at most).",
+);

@@ -86,6 +86,9 @@ pub fn priority_label(p: Priority) -> Text {
     }
 }
 
+/// The longest search text, in characters.
+pub const SEARCH_MAX: usize = 200;
+
 /// The inbox's query string. Every field is text, parsed here, so a bad value gets the desk's
 /// own clear answer instead of a bare 400.
 #[derive(Deserialize, Default)]
@@ -98,14 +101,22 @@ pub struct InboxParams {
     sort: Option<String>,
     order: Option<String>,
     page: Option<String>,
+    area: Option<String>,
+    q: Option<String>,
 }
 
+/// A query value, or `None` when absent or empty. Not trimmed: a value is one of ours exactly
+/// or it is refused (a padded `" day"` is not `day`), as the API document says.
 fn blank(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    v.as_deref().filter(|v| !v.is_empty())
 }
 
 /// Parses the inbox's query string into a filter.
-pub fn parse_filter(p: &InboxParams, categories: &[crate::config::Choice]) -> Result<Filter, Text> {
+pub fn parse_filter(
+    p: &InboxParams,
+    categories: &[crate::config::Choice],
+    areas: &[crate::config::Choice],
+) -> Result<Filter, Text> {
     let bad = text::BAD_CHOICE;
     let mut f = Filter::default();
     if let Some(s) = blank(&p.status) {
@@ -141,6 +152,18 @@ pub fn parse_filter(p: &InboxParams, categories: &[crate::config::Choice]) -> Re
         Some("asc") => true,
         Some(_) => return Err(bad),
     };
+    if let Some(s) = blank(&p.area) {
+        if !areas.iter().any(|c| c.id == s) {
+            return Err(bad);
+        }
+        f.search.area = Some(s.to_owned());
+    }
+    if let Some(s) = blank(&p.q).map(str::trim).filter(|v| !v.is_empty()) {
+        if s.chars().count() > SEARCH_MAX {
+            return Err(text::SEARCH_TOO_LONG);
+        }
+        f.search.text = Some(s.to_owned());
+    }
     f.page = match blank(&p.page) {
         None => 0,
         Some(s) => s
@@ -175,6 +198,18 @@ fn opts<T: Copy + PartialEq>(
                 en: l.en.into(),
                 selected: current == Some(*v),
             }
+        })
+        .collect()
+}
+
+/// The configured choices (categories, areas) as a menu.
+fn choice_opts(list: &[crate::config::Choice], current: Option<&str>) -> Vec<Opt> {
+    list.iter()
+        .map(|c| Opt {
+            value: c.id.clone(),
+            id: c.label.id.clone(),
+            en: c.label.en.clone(),
+            selected: current == Some(c.id.as_str()),
         })
         .collect()
 }
@@ -216,6 +251,8 @@ struct InboxPage {
     ascending: bool,
     reasons: Vec<Opt>,
     bulk_max: usize,
+    areas: Vec<Opt>,
+    q: String,
 }
 
 /// The query string of `f` on page `page`, for the newer/older links.
@@ -238,6 +275,12 @@ fn query_of(f: &Filter, page: i64) -> String {
     }
     if let Some(s) = f.sla {
         q.push(("sla", s.as_str().into()));
+    }
+    if let Some(a) = &f.search.area {
+        q.push(("area", a.clone()));
+    }
+    if let Some(t) = &f.search.text {
+        q.push(("q", t.clone()));
     }
     q.push((
         "sort",
@@ -268,7 +311,7 @@ pub async fn inbox(
         Err(r) => return r,
     };
     let mut base = Base::of(&a);
-    let f = match parse_filter(&q, &st.cfg.categories) {
+    let f = match parse_filter(&q, &st.cfg.categories, &st.cfg.areas) {
         Ok(f) => f,
         Err(t) => return outcome(base, Err(ShareError::Refused(t))),
     };
@@ -341,17 +384,7 @@ pub async fn inbox(
         supervisor,
         statuses: opts(&Status::ALL, Status::as_str, status_label, f.status),
         priorities: opts(&Priority::ALL, Priority::as_str, priority_label, f.priority),
-        categories: st
-            .cfg
-            .categories
-            .iter()
-            .map(|c| Opt {
-                value: c.id.clone(),
-                id: c.label.id.clone(),
-                en: c.label.en.clone(),
-                selected: f.category.as_deref() == Some(c.id.as_str()),
-            })
-            .collect(),
+        categories: choice_opts(&st.cfg.categories, f.category.as_deref()),
         slas: [
             (Sla::Flagged, "Terlambat (salah satu)", "Overdue (either)"),
             (
@@ -388,6 +421,8 @@ pub async fn inbox(
         ascending: f.ascending,
         reasons: opts(&CloseReason::ALL, CloseReason::as_str, reason_label, None),
         bulk_max: INBOX_PAGE as usize,
+        areas: choice_opts(&st.cfg.areas, f.search.area.as_deref()),
+        q: f.search.text.clone().unwrap_or_default(),
     };
     render(StatusCode::OK, &page)
 }

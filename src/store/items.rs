@@ -102,6 +102,22 @@ pub(super) fn is_conflict(e: &sqlx::Error) -> bool {
     d.is_unique_violation() || matches!(d.code().as_deref(), Some("5" | "6" | "261" | "517"))
 }
 
+/// What the desk's search needs to open one report's tip and messages without a query per
+/// report: the signed header, the reader's wrap of K_r and the reporter-visible items.
+#[derive(Debug, Clone)]
+pub struct SearchMaterial {
+    /// Report.
+    pub id: ReportId,
+    /// Signed header.
+    pub header: Vec<u8>,
+    /// Its signature.
+    pub header_sig: Vec<u8>,
+    /// The reader's HPKE wrap of K_r.
+    pub wrapped: Vec<u8>,
+    /// The tip (sequence 0) and the messages, in chain order.
+    pub items: Vec<ItemRow>,
+}
+
 impl Store {
     /// Every item of a report, in chain order (recovery, later the desk).
     pub async fn items(&self, id: ReportId) -> Result<Vec<ItemRow>, StoreError> {
@@ -111,6 +127,97 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(item_row).collect()
+    }
+
+    /// Ids of every report whose K_r is wrapped to `recipient_fp`, in id order.
+    pub async fn wrapped_report_ids(
+        &self,
+        recipient_fp: &str,
+    ) -> Result<Vec<ReportId>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT report_id FROM report_wraps WHERE recipient_fp = $1 AND purpose = 1 ORDER BY report_id",
+        )
+        .bind(recipient_fp)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id,)| ReportId::parse(&id).ok_or_else(|| corrupt("report_wraps.report_id")))
+            .collect()
+    }
+
+    /// [`SearchMaterial`] for `ids` (at most a few hundred at a time: each is a bound
+    /// parameter), for the reader whose X25519 fingerprint is `recipient_fp`. Reports without
+    /// such a wrap are left out.
+    pub async fn search_material(
+        &self,
+        recipient_fp: &str,
+        ids: &[ReportId],
+    ) -> Result<Vec<SearchMaterial>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
+        let list = list.join(", ");
+        let sql = format!(
+            "SELECT r.id, r.header, r.header_sig, w.wrapped FROM reports r \
+             JOIN report_wraps w ON w.report_id = r.id AND w.recipient_fp = $1 AND w.purpose = 1 \
+             WHERE r.id IN ({list}) ORDER BY r.id"
+        );
+        let mut q =
+            sqlx::query_as::<_, (String, Vec<u8>, Vec<u8>, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
+                .bind(recipient_fp);
+        for id in ids {
+            q = q.bind(id.to_string());
+        }
+        let heads = q.fetch_all(&self.pool).await?;
+        let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 3)).collect();
+        let sql = format!(
+            "SELECT report_id, {ITEM_COLUMNS} FROM items \
+             WHERE (seq = 0 OR kind = $1) AND direction <> $2 AND report_id IN ({}) \
+             ORDER BY report_id, seq",
+            list.join(", ")
+        );
+        let mut q = sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                i64,
+                i16,
+                i16,
+                Vec<u8>,
+                Option<Vec<u8>>,
+                Option<i64>,
+            ),
+        >(sqlx::AssertSqlSafe(sql))
+        .bind(ItemKind::Message as i16)
+        .bind(Direction::StaffOnly as i16);
+        for id in ids {
+            q = q.bind(id.to_string());
+        }
+        let items = q.fetch_all(&self.pool).await?;
+        let mut out: Vec<SearchMaterial> = Vec::with_capacity(heads.len());
+        for (id, header, header_sig, wrapped) in heads {
+            out.push(SearchMaterial {
+                id: ReportId::parse(&id).ok_or_else(|| corrupt("reports.id"))?,
+                header,
+                header_sig,
+                wrapped,
+                items: Vec::new(),
+            });
+        }
+        let at: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(n, m)| (m.id.to_string(), n))
+            .collect();
+        for (rid, id, seq, kind, direction, sealed, prev, day) in items {
+            let row = item_row((id, seq, kind, direction, sealed, prev, day))?;
+            if let Some(&n) = at.get(&rid) {
+                out[n].items.push(row);
+            }
+        }
+        Ok(out)
     }
 
     /// A report's first item (the tip, when the chain is intact), without the rest: what the

@@ -21,7 +21,7 @@ pub use audit::AuditRow;
 pub use committer::Committer;
 pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use followup::FollowupState;
-pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota};
+pub use items::{Appended, HeadRow, ItemRow, KeyStatementRow, Quota, SearchMaterial};
 pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};

@@ -270,6 +270,17 @@ fn from_where(q: &InboxQuery<'_>) -> Sql {
     sql
 }
 
+/// `ORDER BY` of a query: its declared field, then the received day, then the random id, so
+/// ties never fall back to physical order.
+fn order_by(q: &InboxQuery<'_>) -> String {
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    match q.sort {
+        Sort::Day => format!(" ORDER BY r.received_day {dir}, r.id"),
+        Sort::Priority => format!(" ORDER BY r.priority {dir}, r.received_day DESC, r.id"),
+        Sort::Status => format!(" ORDER BY {STATUS_ORDER} {dir}, r.received_day DESC, r.id"),
+    }
+}
+
 const STATUS_ORDER: &str = "CASE r.status WHEN 'new' THEN 0 WHEN 'in_review' THEN 1 \
                             WHEN 'actioned' THEN 2 ELSE 3 END";
 
@@ -319,13 +330,9 @@ impl Store {
     /// however many reports there are.
     pub async fn inbox(&self, q: &InboxQuery<'_>) -> Result<(Vec<InboxRow>, i64), StoreError> {
         let mut sql = Sql::after(&format!("SELECT {ROW_COLUMNS}"), from_where(q));
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let order = match q.sort {
-            Sort::Day => format!(" ORDER BY r.received_day {dir}, r.id"),
-            Sort::Priority => format!(" ORDER BY r.priority {dir}, r.received_day DESC, r.id"),
-            Sort::Status => format!(" ORDER BY {STATUS_ORDER} {dir}, r.received_day DESC, r.id"),
-        };
-        sql.push(&order).push(" LIMIT ").bind(Arg::Int(q.limit));
+        sql.push(&order_by(q))
+            .push(" LIMIT ")
+            .bind(Arg::Int(q.limit));
         sql.push(" OFFSET ").bind(Arg::Int(q.offset));
         let raw: Vec<RawRow> = sql.query_as().fetch_all(&self.pool).await?;
         let mut rows = raw
@@ -353,6 +360,19 @@ impl Store {
             }
         }
         Ok((rows, total))
+    }
+
+    /// Every report id an inbox query matches, in its order, without paging: the desk's
+    /// search keeps those its session summaries match, then pages them itself.
+    pub async fn inbox_ids(&self, q: &InboxQuery<'_>) -> Result<Vec<ReportId>, StoreError> {
+        let mut sql = Sql::after("SELECT r.id", from_where(q));
+        sql.push(&order_by(q));
+        let rows: Vec<(String,)> = sql.query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(id,)| {
+                ReportId::parse(&id).ok_or_else(|| StoreError::Corrupt("reports.id".into()))
+            })
+            .collect()
     }
 
     /// How many reports an inbox query matches (the SLA counts shown to supervisors).

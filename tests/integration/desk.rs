@@ -106,6 +106,35 @@ impl Browser {
         self.finish(r).await
     }
 
+    /// A JSON API request. With `bearer`, the session token goes in `Authorization: Bearer`
+    /// instead of the cookie (the API's way); without, the cookie is sent as a browser would.
+    pub async fn api(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        bearer: bool,
+    ) -> Page {
+        let mut rq = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(b) = body {
+            rq = rq
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        if let Some(c) = &self.cookie {
+            rq = if bearer {
+                let token = c.split_once('=').map_or("", |(_, v)| v);
+                rq.header("authorization", format!("Bearer {token}"))
+            } else {
+                rq.header("cookie", c)
+            };
+        }
+        let r = rq.send().await.expect("desk request");
+        self.finish(r).await
+    }
+
     /// The CSRF token in the last page of a logged-in session.
     pub async fn csrf(&mut self) -> String {
         let p = self.get("/").await;

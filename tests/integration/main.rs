@@ -26,6 +26,8 @@ mod cli;
 mod conversation;
 /// The case desk: accounts, enrolment, TOTP login, sessions, back-off, the admin who cannot read.
 mod desk;
+/// The desk's JSON API: bearer tokens, triage, need to know, notes kept from the reporter.
+mod desk_api;
 /// The desk's glue: logins, logouts and account changes audited; disabling a supervisor
 /// (CLI or admin page) stops the next tip.
 mod desk_audit;
@@ -33,6 +35,8 @@ mod desk_audit;
 mod desk_authz;
 /// The desk in headless Chromium: an admin makes a supervisor who enrols.
 mod desk_browser;
+/// Search across sealed fields: session summaries, need to know through results (issue 7).
+mod desk_search;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
