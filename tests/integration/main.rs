@@ -33,6 +33,12 @@ mod desk_audit;
 mod desk_authz;
 /// The desk in headless Chromium: an admin makes a supervisor who enrols.
 mod desk_browser;
+/// Tamper on open (issue 7): a deleted message and items swapped between reports each give the
+/// warning and an `integrity_failed` entry.
+mod desk_tamper;
+/// Issue 7 in Chromium: a tip from the intake API to its late closure, every step audited; and
+/// hostile text (I8) rendered inert and literal in the inbox, report and audit pages.
+mod desk_workflow;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
