@@ -20,7 +20,7 @@ fn now() -> u64 {
 
 /// Waits until `css` is on the page: a click returns before the next page has loaded (the
 /// form posts and the server runs an Argon2 first).
-async fn wait_for(br: &Browser, css: &str) {
+pub async fn wait_for(br: &Browser, css: &str) {
     for _ in 0..300 {
         if br.exists(css).await {
             return;

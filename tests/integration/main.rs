@@ -37,6 +37,12 @@ mod desk_authz;
 mod desk_browser;
 /// Search across sealed fields: session summaries, need to know through results (issue 7).
 mod desk_search;
+/// Tamper on open (issue 7): a deleted message and items swapped between reports each give the
+/// warning and an `integrity_failed` entry.
+mod desk_tamper;
+/// Issue 7 in Chromium: a tip from the intake API to its late closure, every step audited; and
+/// hostile text (I8) rendered inert and literal in the inbox, report and audit pages.
+mod desk_workflow;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
