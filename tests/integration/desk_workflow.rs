@@ -8,7 +8,7 @@
 //! passes with every step on the audit page, in order.
 //!
 //! Then I8: tips and messages whose every free-text field holds hostile markup are rendered in
-//! the inbox, the report page and the audit page. No script runs (alert/console hooks installed
+//! the inbox, the report page, search results and the audit page. No script runs (alert/console hooks installed
 //! before the page loads, DOM probes for `window.__xss` and `#pwned`), no element is made from
 //! the payloads, and the text shows literally, bidi and zero-width characters as `[U+XXXX]`.
 //! Each page is checked twice: with the desk's CSP enforced (no violation may even be reported:
@@ -473,13 +473,17 @@ async fn hostile_text_stays_text_in_chromium(b: Backend) {
         .join("; ");
     let http = reqwest::Client::new();
 
-    // The search results page does not exist yet (issue 7's free-text search is still to come);
-    // when it does, it belongs in this list. The audit page holds no tip text by design (seq,
+    // Search results: the payload itself is the query, so it is echoed in the search box as
+    // well as shown in the matching previews. The audit page holds no tip text by design (seq,
     // day, actor, kind, report id), and is probed anyway.
     let inbox_expect: Vec<&str> = tips.iter().map(|(_, p)| p[0]).collect();
     let mut pages: Vec<(String, Vec<&str>)> = vec![(app.desk_url("/inbox"), inbox_expect)];
     for (id, p) in &tips {
         pages.push((app.desk_url(&format!("/report?id={id}")), p.clone()));
+    }
+    for (_, p) in tips.iter().take(4) {
+        let q: String = url::form_urlencoded::byte_serialize(p[0].as_bytes()).collect();
+        pages.push((app.desk_url(&format!("/inbox?q={q}")), vec![p[0]]));
     }
     pages.push((app.desk_url("/audit"), vec![]));
 
