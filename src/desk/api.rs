@@ -1065,16 +1065,47 @@ pub fn document(cfg: &crate::config::Config) -> serde_json::Value {
              "properties": {"reports": reports, "priority": {"$ref": "#/components/schemas/Priority"}, "status": {"type": "null"}}}
         ]
     });
+    // The query parameters as the parser takes them: an empty value means "not given" (the
+    // inbox's GET form sends one for "all"); anything else is one of these exactly.
+    let with_empty = |values: Vec<String>| {
+        let mut v = vec![serde_json::Value::from("")];
+        v.extend(values.into_iter().map(serde_json::Value::from));
+        serde_json::json!({"type": "string", "enum": v})
+    };
+    let ids =
+        |list: &[crate::config::Choice]| list.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let uuid =
+        serde_json::json!({"type": "string", "format": "uuid", "minLength": 36, "maxLength": 36});
     if let Some(params) = doc["paths"]["/api/v1/reports"]["get"]["parameters"].as_array_mut() {
         for p in params {
-            if p["name"] == "category" {
-                let ids: Vec<serde_json::Value> = cfg
-                    .categories
-                    .iter()
-                    .map(|c| c.id.as_str().into())
-                    .collect();
-                p["schema"]["enum"] = serde_json::Value::Array(ids);
-            }
+            let schema = match p["name"].as_str().unwrap_or("") {
+                "status" => with_empty(Status::ALL.iter().map(|s| s.as_str().to_owned()).collect()),
+                "priority" => with_empty(
+                    Priority::ALL
+                        .iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect(),
+                ),
+                "category" => with_empty(ids(&cfg.categories)),
+                "area" => with_empty(ids(&cfg.areas)),
+                "assignee" => {
+                    serde_json::json!({"anyOf": [with_empty(names(&["me", "nobody"])), uuid]})
+                }
+                "sla" => with_empty(names(&[
+                    "triage_overdue",
+                    "answer_overdue",
+                    "flagged",
+                    "on_time",
+                ])),
+                "sort" => with_empty(names(&["day", "priority", "status"])),
+                "order" => with_empty(names(&["desc", "asc"])),
+                "page" => {
+                    serde_json::json!({"type": "integer", "minimum": 0, "maximum": 1_000_000})
+                }
+                _ => continue,
+            };
+            p["schema"] = schema;
         }
     }
     doc

@@ -1040,6 +1040,7 @@ impl Audit {
         signer: &Signer<'_>,
         event: Event,
     ) -> Result<Checkpoint, AuditError> {
+        let event_report = event.report();
         let mut w = self.walker.lock().await;
         for _ in 0..ATTEMPTS {
             self.catch_up(&mut w).await?;
@@ -1085,7 +1086,7 @@ impl Audit {
                 entry: bytes,
                 signature,
             };
-            if self.store.audit_insert(&row).await? {
+            if self.store.audit_insert(&row, event_report).await? {
                 // Applying our own row checks it too: a signer the chain does not allow is
                 // caught here, at once, rather than at the next verify.
                 if let Err(bad) = w.push(&row) {

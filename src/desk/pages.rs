@@ -119,12 +119,57 @@ struct AccountsPage {
 }
 
 /// One line of the audit page: ids and kinds only, never content.
-struct AuditLine {
-    seq: u64,
-    day: String,
-    actor: String,
-    kind: String,
-    report: String,
+pub(super) struct AuditLine {
+    pub(super) seq: u64,
+    pub(super) day: String,
+    pub(super) actor: String,
+    pub(super) kind: String,
+    pub(super) report: String,
+}
+
+/// Account ids to user names, for audit lines.
+pub(super) async fn staff_names(st: &DeskState) -> std::collections::HashMap<String, String> {
+    st.store
+        .list_staff()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.id, s.username))
+        .collect()
+}
+
+/// One audit entry as the audit page and a report's history show it.
+pub(super) fn audit_line(
+    e: &super::audit::Entry,
+    names: &std::collections::HashMap<String, String>,
+) -> AuditLine {
+    AuditLine {
+        seq: e.seq,
+        day: crate::domain::day_string(e.day),
+        actor: e.actor.map_or_else(
+            || "-".to_owned(),
+            |id| {
+                let id = id.to_string();
+                names.get(&id).cloned().unwrap_or(id)
+            },
+        ),
+        kind: match &e.event {
+            Event::AccountChanged { staff, change } => {
+                let id = staff.to_string();
+                format!("account {change}: {}", names.get(&id).unwrap_or(&id))
+            }
+            Event::StatusChanged { status, .. } => format!("status {status}"),
+            Event::PriorityChanged { priority, .. } => format!(
+                "priority {}",
+                i16::try_from(*priority)
+                    .ok()
+                    .and_then(crate::domain::Priority::from_code)
+                    .map_or("?", |p| p.as_str())
+            ),
+            other => other.tag().to_owned(),
+        },
+        report: e.event.report().map_or_else(String::new, |r| r.to_string()),
+    }
 }
 
 #[derive(Template)]
@@ -1014,14 +1059,7 @@ pub async fn audit_log(
     let Ok(raw) = st.store.audit_rows_before(before, AUDIT_PAGE).await else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, text::INTERNAL);
     };
-    let names: std::collections::HashMap<String, String> = st
-        .store
-        .list_staff()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| (s.id, s.username))
-        .collect();
+    let names = staff_names(&st).await;
     let older = (raw.len() as i64 == AUDIT_PAGE)
         .then(|| raw.last().map(|r| r.seq.max(0) as u64))
         .flatten();
@@ -1033,33 +1071,7 @@ pub async fn audit_log(
         if admin && !matches!(e.event, Event::AccountChanged { .. }) {
             continue;
         }
-        rows.push(AuditLine {
-            seq: e.seq,
-            day: crate::domain::day_string(e.day),
-            actor: e.actor.map_or_else(
-                || "-".to_owned(),
-                |id| {
-                    let id = id.to_string();
-                    names.get(&id).cloned().unwrap_or(id)
-                },
-            ),
-            kind: match &e.event {
-                Event::AccountChanged { staff, change } => {
-                    let id = staff.to_string();
-                    format!("account {change}: {}", names.get(&id).unwrap_or(&id))
-                }
-                Event::StatusChanged { status, .. } => format!("status {status}"),
-                Event::PriorityChanged { priority, .. } => format!(
-                    "priority {}",
-                    i16::try_from(*priority)
-                        .ok()
-                        .and_then(crate::domain::Priority::from_code)
-                        .map_or("?", |p| p.as_str())
-                ),
-                other => other.tag().to_owned(),
-            },
-            report: e.event.report().map_or_else(String::new, |r| r.to_string()),
-        });
+        rows.push(audit_line(&e, &names));
     }
     render(
         StatusCode::OK,

@@ -275,6 +275,27 @@ struct ReportPage {
     supervisor: bool,
     /// A reply template chosen with `&template=`, for the staff member to edit before sending.
     draft: String,
+    /// The report's history from the audit log, oldest first.
+    history: Vec<super::pages::AuditLine>,
+}
+
+/// Entries of a report's history shown on its page.
+const HISTORY_MAX: i64 = 500;
+
+/// Report `id`'s history: the audit entries recorded as about it whose signed event names it
+/// (a changed index column can hide a line from this view, never add one).
+async fn history(st: &DeskState, id: ReportId) -> Vec<super::pages::AuditLine> {
+    let rows = st
+        .store
+        .audit_rows_of_report(id, HISTORY_MAX)
+        .await
+        .unwrap_or_default();
+    let names = super::pages::staff_names(st).await;
+    rows.iter()
+        .filter_map(|r| super::audit::Entry::decode(&r.entry).ok())
+        .filter(|e| e.event.report() == Some(id))
+        .map(|e| super::pages::audit_line(&e, &names))
+        .collect()
 }
 
 /// Tip text is untrusted (I8). Escaping is the template's (askama escapes every `{{ }}`); on top
@@ -371,12 +392,12 @@ pub async fn report(
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
         let conv = sharing::read(&st, &a, id).await?;
         let row = st.reports.triage_row(id).await?;
-        Ok((id, view(&conv), row))
+        Ok((id, view(&conv), row, history(&st, id).await))
     }
     .await;
     let supervisor = a.current.role == Role::Supervisor;
     match r {
-        Ok((id, v, row)) => render(
+        Ok((id, v, row, history)) => render(
             StatusCode::OK,
             &ReportPage {
                 base: Base::of(&a),
@@ -390,6 +411,7 @@ pub async fn report(
                     .and_then(|t| st.cfg.triage.reply_templates.iter().find(|r| r.id == t))
                     .map(|r| r.body.clone())
                     .unwrap_or_default(),
+                history,
             },
         ),
         Err(e) => outcome(Base::of(&a), Err(e)),

@@ -164,7 +164,8 @@ pub fn parse_filter(
         }
         f.search.text = Some(s.to_owned());
     }
-    f.page = match blank(&p.page) {
+    // Unlike the menus, a page is never sent empty by our pages: an empty one is refused.
+    f.page = match p.page.as_deref() {
         None => 0,
         Some(s) => s
             .parse::<i64>()

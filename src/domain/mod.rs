@@ -21,6 +21,11 @@ impl ReportId {
     }
     /// Parses the hyphenated text form.
     pub fn parse(s: &str) -> Option<Self> {
+        // The hyphenated form only (36 characters): no braces, URN or bare hex, so an id has
+        // one spelling everywhere (URLs, forms, the API's `format: uuid`).
+        if s.len() != 36 {
+            return None;
+        }
         uuid::Uuid::parse_str(s).ok().map(ReportId)
     }
     /// The 16 bytes bound into AADs, wraps and headers.
@@ -87,6 +92,9 @@ impl StaffId {
     }
     /// Parses the hyphenated text form.
     pub fn parse(s: &str) -> Option<Self> {
+        if s.len() != 36 {
+            return None;
+        }
         uuid::Uuid::parse_str(s).ok().map(StaffId)
     }
     /// The 16 bytes, for signed structures.

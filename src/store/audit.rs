@@ -38,16 +38,21 @@ impl Store {
 
     /// Inserts entry `row.seq`. `Ok(false)` when another writer took that number first: the
     /// caller re-reads the head and signs again, so the chain never forks.
-    pub async fn audit_insert(&self, row: &AuditRow) -> Result<bool, StoreError> {
+    pub async fn audit_insert(
+        &self,
+        row: &AuditRow,
+        report: Option<crate::domain::ReportId>,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(
-            "INSERT INTO audit_log (seq, entry, prev_hash, entry_hash, signature) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO audit_log (seq, entry, prev_hash, entry_hash, signature, report_id) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(row.seq)
         .bind(&row.entry)
         .bind(&row.prev_hash)
         .bind(&row.entry_hash)
         .bind(&row.signature)
+        .bind(report.map(|r| r.to_string()))
         .execute(&self.pool)
         .await;
         match r {
@@ -65,6 +70,24 @@ impl Store {
              WHERE seq > $1 ORDER BY seq",
         )
         .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(audit_rows(rows))
+    }
+
+    /// The entries recorded as being about report `id`, oldest first (its page's history);
+    /// the caller checks each entry's signed event names the report.
+    pub async fn audit_rows_of_report(
+        &self,
+        id: crate::domain::ReportId,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<RawAuditRow> = sqlx::query_as(
+            "SELECT seq, entry, prev_hash, entry_hash, signature FROM audit_log \
+             WHERE report_id = $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(id.to_string())
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(audit_rows(rows))

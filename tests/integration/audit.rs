@@ -315,7 +315,7 @@ async fn an_uncertified_key_cannot_sign_for_a_report(b: Backend) {
         entry: bytes,
         signature: sig,
     };
-    assert!(s.audit_insert(&row).await.unwrap());
+    assert!(s.audit_insert(&row, None).await.unwrap());
     names(&verify(&app, &[]), 2, "not certified when it signed");
 }
 

@@ -200,6 +200,18 @@ async fn triage_moves_reports_to_an_outcome_the_reporter_sees_late(b: Backend) {
         "{}",
         page.body
     );
+    // The report's history, from the signed audit log, is on its page; another report's
+    // changes are not.
+    let history = crate::desk::field(&page.body, "class=\"history\"", "</table>");
+    assert!(
+        history.contains(&format!("status closed:duplicate:{c}")),
+        "{history}"
+    );
+    assert!(history.contains("decrypted"), "{history}");
+    assert!(
+        !history.contains("priority urgent"),
+        "C's priority is not B's history: {history}"
+    );
     // A closed report reopens only to "in review".
     let (s, body) = post(
         &mut sb,
