@@ -484,6 +484,7 @@ async fn recover(
     let tip = serde_json::to_value(&conv.tip).expect("serialisable");
     let mut messages = Vec::new();
     let mut notes = Vec::new();
+    let mut labels: Option<serde_json::Value> = None;
     for it in &conv.items {
         let plain: &[u8] = it
             .plain
@@ -508,6 +509,12 @@ async fn recover(
                 Some(m) => json!({"seq": it.seq, "body": m.body, "day": m.day}),
                 None => json!({"seq": it.seq, "plain": String::from_utf8_lossy(plain)}),
             }),
+            // Staff-only too: the latest set is the report's labels.
+            ItemKind::Labels => {
+                labels = serde_json::from_slice::<crate::items::LabelsPlain>(plain)
+                    .map(|l| json!({"seq": it.seq, "labels": l.labels, "day": l.day}))
+                    .ok();
+            }
             ItemKind::Tip => {}
         }
     }
@@ -530,6 +537,7 @@ async fn recover(
         "tip": tip,
         "messages": messages,
         "notes": notes,
+        "labels": labels,
     });
     let text =
         zeroize::Zeroizing::new(serde_json::to_string_pretty(&out).expect("serialisable") + "\n");

@@ -481,6 +481,8 @@ pub struct ReportDetail {
     pub tip: TipView,
     /// Messages and notes, oldest first.
     pub thread: Vec<ThreadEntry>,
+    /// The report's labels (empty for a reader without the staff key).
+    pub labels: Vec<String>,
 }
 
 /// A report after every integrity check; the view is audited (`decrypted`).
@@ -520,9 +522,19 @@ pub async fn detail(req: HttpRequest, st: Data<DeskState>, id: Path<String>) -> 
         None => None,
     };
     let t = &conv.tip;
+    let labels = conv
+        .items
+        .iter()
+        .rev()
+        .find(|it| it.kind == ItemKind::Labels)
+        .and_then(|it| it.plain.as_deref())
+        .and_then(|p| serde_json::from_slice::<crate::items::LabelsPlain>(p).ok())
+        .map(|l| l.labels)
+        .unwrap_or_default();
     let thread = conv
         .items
         .iter()
+        .filter(|it| it.kind != ItemKind::Labels)
         .map(|it| {
             let m = it.message();
             ThreadEntry {
@@ -574,6 +586,7 @@ pub async fn detail(req: HttpRequest, st: Data<DeskState>, id: Path<String>) -> 
                 vehicles: t.vehicles.clone(),
             },
             thread,
+            labels,
         })
         .expect("serialisable"),
     );
@@ -896,6 +909,54 @@ async fn share_or_unshare(
     }
 }
 
+/// A report's labels.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsRequest {
+    /// Label ids from the configuration (`triage.labels`): these become the report's labels.
+    #[schema(max_items = 50)]
+    pub labels: Vec<String>,
+}
+
+/// Set a report's labels, sealed under K_s (the reporter never sees them). Audited.
+#[utoipa::path(
+    post, path = "/api/v1/reports/{id}/labels", request_body = LabelsRequest, security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "Report id")),
+    responses(
+        (status = 200, description = "Done (changed: 0 when they were already so)", body = ChangeResponse),
+        (status = 400, description = "Not a report id, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Not certified", body = ErrorBody),
+        (status = 404, description = "No such report, or none this person holds", body = ErrorBody),
+        (status = 409, description = "No wrap of the report's staff key, or an integrity failure", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A label that is not configured", body = ErrorBody),
+    )
+)]
+pub async fn set_labels(
+    req: HttpRequest,
+    st: Data<DeskState>,
+    id: Path<String>,
+    payload: Payload,
+) -> HttpResponse {
+    let a = match authed(&req, &st, CHANGE, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(id) = ReportId::parse(&id) else {
+        return bad_id();
+    };
+    let b: LabelsRequest = match json_body(&req, &st, payload).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match sharing::set_labels(&st, &a, id, &sharing::LabelChange::Set(b.labels)).await {
+        Ok(c) => changed(usize::from(c)),
+        Err(e) => share_error(e),
+    }
+}
+
 /// One change for many reports.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1002,11 +1063,11 @@ impl utoipa::Modify for BearerAuth {
         title = "Bisik case desk API",
         description = "Triage for vetted staff: reports, status, priority, messages, notes, sharing. Bearer tokens from POST /api/v1/session."
     ),
-    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, bulk, openapi_json),
+    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, openapi_json),
     components(schemas(
         SessionRequest, SessionResponse, MeResponse, ReportList, ReportSummary, SlaView,
         FlaggedCounts, ReportDetail, TipView, ThreadEntry, StatusRequest, PriorityRequest,
-        TextRequest, Written, ShareRequest, BulkRequest, ChangeResponse, ErrorBody,
+        TextRequest, Written, ShareRequest, LabelsRequest, BulkRequest, ChangeResponse, ErrorBody,
         Status, CloseReason, Priority
     )),
     modifiers(&BearerAuth)
@@ -1054,6 +1115,14 @@ fn status_request_schema() -> serde_json::Value {
 pub fn document(cfg: &crate::config::Config) -> serde_json::Value {
     let mut doc = serde_json::to_value(DeskApiDoc::openapi()).expect("the document serialises");
     let schemas = &mut doc["components"]["schemas"];
+    let label_ids: Vec<serde_json::Value> = cfg
+        .triage
+        .labels
+        .iter()
+        .map(|l| l.id.as_str().into())
+        .collect();
+    schemas["LabelsRequest"]["properties"]["labels"]["items"] =
+        serde_json::json!({"type": "string", "enum": label_ids});
     schemas["StatusRequest"] = status_request_schema();
     let reports = schemas["BulkRequest"]["properties"]["reports"].clone();
     schemas["BulkRequest"] = serde_json::json!({

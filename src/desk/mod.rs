@@ -183,6 +183,8 @@ pub mod paths {
     pub const REPORT_PRIORITY: &str = "/reports/priority";
     /// One change for many ticked reports (POST). Certified supervisors.
     pub const REPORT_BULK: &str = "/reports/bulk";
+    /// A report's labels (POST). Supervisors and investigators holding the report.
+    pub const REPORT_LABELS: &str = "/reports/labels";
     /// API login (POST) and logout (DELETE): bearer tokens.
     pub const API_SESSION: &str = "/api/v1/session";
     /// API: the reports this person holds (GET, filters as the inbox).
@@ -201,12 +203,14 @@ pub mod paths {
     pub const API_SHARE: &str = "/api/v1/reports/{id}/share";
     /// API: unshare (POST). Certified supervisors.
     pub const API_UNSHARE: &str = "/api/v1/reports/{id}/unshare";
+    /// API: a report's labels (POST).
+    pub const API_LABELS: &str = "/api/v1/reports/{id}/labels";
     /// API: bulk change (POST). Certified supervisors.
     pub const API_BULK: &str = "/api/v1/reports/bulk";
     /// The desk's OpenAPI document (GET). Public.
     pub const API_DOC: &str = "/api/v1/openapi.json";
     /// All of them.
-    pub const ALL: [&str; 31] = [
+    pub const ALL: [&str; 33] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -227,6 +231,8 @@ pub mod paths {
         REPORT_STATUS,
         REPORT_PRIORITY,
         REPORT_BULK,
+        REPORT_LABELS,
+        API_LABELS,
         API_SESSION,
         API_REPORTS,
         API_REPORT,
@@ -347,6 +353,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::REPORT_BULK)
             .route(web::post().to(triage_pages::bulk))
             .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::REPORT_LABELS)
+            .route(web::post().to(triage_pages::labels))
+            .default_service(method_not_allowed("POST")),
     );
     // The bulk path before `{id}`, which would otherwise take "bulk" for an id.
     cfg.service(
@@ -403,6 +414,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(paths::API_UNSHARE)
             .route(web::post().to(api::unshare))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_LABELS)
+            .route(web::post().to(api::set_labels))
             .default_service(method_not_allowed("POST")),
     );
     cfg.default_service(web::to(not_found));

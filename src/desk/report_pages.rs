@@ -215,6 +215,8 @@ struct View {
     area: String,
     fields: Vec<Field>,
     thread: Vec<ThreadItem>,
+    /// The current labels (the latest labels item), when this reader holds K_s.
+    labels: Vec<String>,
 }
 
 /// The report's triage state and the choices of its forms.
@@ -228,12 +230,15 @@ struct TriageView {
     reasons: Vec<(&'static str, Text)>,
     priorities: Vec<(&'static str, Text, bool)>,
     templates: Vec<(String, String, String)>,
+    /// (id, name in both languages, set on this report).
+    labels: Vec<(String, String, String, bool)>,
 }
 
 fn triage_view(
     row: &crate::store::InboxRow,
     supervisor: bool,
     cfg: &crate::config::Config,
+    current: &[String],
 ) -> TriageView {
     use super::triage_pages::{priority_label, reason_label, status_label};
     use crate::domain::{CloseReason, Priority, Status};
@@ -261,6 +266,19 @@ fn triage_view(
             .reply_templates
             .iter()
             .map(|t| (t.id.clone(), t.label.id.clone(), t.label.en.clone()))
+            .collect(),
+        labels: cfg
+            .triage
+            .labels
+            .iter()
+            .map(|l| {
+                (
+                    l.id.clone(),
+                    l.label.id.clone(),
+                    l.label.en.clone(),
+                    current.contains(&l.id),
+                )
+            })
             .collect(),
     }
 }
@@ -341,9 +359,19 @@ fn view(conv: &crate::items::open::Conversation) -> View {
             });
         }
     }
+    let labels = conv
+        .items
+        .iter()
+        .rev()
+        .find(|it| it.kind == ItemKind::Labels)
+        .and_then(|it| it.plain.as_deref())
+        .and_then(|p| serde_json::from_slice::<crate::items::LabelsPlain>(p).ok())
+        .map(|l| l.labels)
+        .unwrap_or_default();
     let thread = conv
         .items
         .iter()
+        .filter(|it| it.kind != ItemKind::Labels)
         .map(|it| {
             let (who_id, who_en, class) = match (it.kind, it.direction) {
                 (ItemKind::Note, _) => ("Catatan internal", "Internal note", "note"),
@@ -374,6 +402,7 @@ fn view(conv: &crate::items::open::Conversation) -> View {
         area: t.area.as_deref().map(visible_controls).unwrap_or_default(),
         fields,
         thread,
+        labels,
     }
 }
 
@@ -397,23 +426,26 @@ pub async fn report(
     .await;
     let supervisor = a.current.role == Role::Supervisor;
     match r {
-        Ok((id, v, row, history)) => render(
-            StatusCode::OK,
-            &ReportPage {
-                base: Base::of(&a),
-                id: id.to_string(),
-                view: Some(v),
-                triage: row.map(|r| triage_view(&r, supervisor, &st.cfg)),
-                supervisor,
-                draft: q
-                    .template
-                    .as_deref()
-                    .and_then(|t| st.cfg.triage.reply_templates.iter().find(|r| r.id == t))
-                    .map(|r| r.body.clone())
-                    .unwrap_or_default(),
-                history,
-            },
-        ),
+        Ok((id, v, row, history)) => {
+            let triage = row.map(|r| triage_view(&r, supervisor, &st.cfg, &v.labels));
+            render(
+                StatusCode::OK,
+                &ReportPage {
+                    base: Base::of(&a),
+                    id: id.to_string(),
+                    view: Some(v),
+                    triage,
+                    supervisor,
+                    draft: q
+                        .template
+                        .as_deref()
+                        .and_then(|t| st.cfg.triage.reply_templates.iter().find(|r| r.id == t))
+                        .map(|r| r.body.clone())
+                        .unwrap_or_default(),
+                    history,
+                },
+            )
+        }
         Err(e) => outcome(Base::of(&a), Err(e)),
     }
 }

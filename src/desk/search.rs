@@ -153,7 +153,7 @@ fn summarise(
                 text.push('\n');
                 zeroize::Zeroize::zeroize(&mut msg.body);
             }
-            ItemKind::Note => {}
+            ItemKind::Note | ItemKind::Labels => {}
         }
     }
     if !tip_seen {

@@ -562,22 +562,10 @@ pub async fn post(
     let created;
     let key = match what {
         Writing::Message => &opened.k_r,
-        Writing::Note => match &opened.k_s {
-            Some(k) => k,
-            None if opened.has_k_s => return Err(ShareError::Refused(text::NO_STAFF_KEY_WRAP)),
-            None => {
-                let escrow = st.escrow_key()?;
-                let mine = st
-                    .store
-                    .active_staff_key(&a.current.staff_id)
-                    .await?
-                    .ok_or(ShareError::Refused(text::NO_KEYS))?;
-                let recipients = staff_recipients(&certified, &opened, &recipient(&mine)?);
-                created = create_staff_key(&st.reports, &st.audit, &who, id, &escrow, &recipients)
-                    .await?;
-                &created
-            }
-        },
+        Writing::Note => {
+            created = staff_key(st, a, &certified, &who, &opened, id).await?;
+            &created
+        }
     };
     let item = Append {
         kind,
@@ -612,6 +600,139 @@ pub async fn post(
         }
     }
     Ok(())
+}
+
+/// The report's K_s for writing a staff-only item: the one this person holds, or a new one
+/// (wrapped to escrow and the certified keys the header names) when the report has none yet.
+async fn staff_key(
+    st: &DeskState,
+    a: &Authed,
+    certified: &Certified,
+    who: &Acting<'_>,
+    opened: &Opened,
+    id: ReportId,
+) -> Result<SecretKey32, ShareError> {
+    match &opened.k_s {
+        Some(k) => Ok(k.clone()),
+        None if opened.has_k_s => Err(ShareError::Refused(text::NO_STAFF_KEY_WRAP)),
+        None => {
+            let escrow = st.escrow_key()?;
+            let mine = st
+                .store
+                .active_staff_key(&a.current.staff_id)
+                .await?
+                .ok_or(ShareError::Refused(text::NO_KEYS))?;
+            let recipients = staff_recipients(certified, opened, &recipient(&mine)?);
+            Ok(create_staff_key(&st.reports, &st.audit, who, id, &escrow, &recipients).await?)
+        }
+    }
+}
+
+/// Report `id`'s current labels (the latest labels item, opened with K_s); a report without
+/// K_s, or without a labels item, has none.
+async fn current_labels(
+    st: &DeskState,
+    id: ReportId,
+    k_s: Option<&SecretKey32>,
+) -> Result<Vec<String>, ShareError> {
+    let Some(k_s) = k_s else {
+        return Ok(Vec::new());
+    };
+    let items = st.reports.items(id).await?;
+    let Some(it) = items.iter().rev().find(|i| i.kind == ItemKind::Labels) else {
+        return Ok(Vec::new());
+    };
+    let plain = crate::crypto::envelope::open(
+        k_s,
+        &crate::items::item_aad(id, it.id, it.kind, it.direction, it.seq, it.prev),
+        &it.sealed,
+    )
+    .map_err(|_| ShareError::Tampered("the labels do not open".into()))?;
+    let l: crate::items::LabelsPlain = serde_json::from_slice(&plain)
+        .map_err(|_| ShareError::Tampered("the labels are malformed".into()))?;
+    Ok(l.labels)
+}
+
+/// How a labels change applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelChange {
+    /// Exactly these.
+    Set(Vec<String>),
+    /// These added to the current ones.
+    Add(Vec<String>),
+}
+
+/// Changes report `id`'s labels (ids from `triage.labels`), sealed under K_s as a new
+/// staff-only item signed by the actor; the first staff-only item makes K_s. Returns whether
+/// anything changed.
+pub async fn set_labels(
+    st: &DeskState,
+    a: &Authed,
+    id: ReportId,
+    change: &LabelChange,
+) -> Result<bool, ShareError> {
+    let wanted = match change {
+        LabelChange::Set(l) | LabelChange::Add(l) => l,
+    };
+    if wanted
+        .iter()
+        .any(|l| !st.cfg.triage.labels.iter().any(|c| &c.id == l))
+    {
+        return Err(ShareError::Refused(text::BAD_LABEL));
+    }
+    let certified = st.audit.certified().await?;
+    let (keys, me) = acting(a, &certified, false)?;
+    let opened = open_report(st, &certified, &a.current.staff_id, &keys, id).await?;
+    let current = current_labels(st, id, opened.k_s.as_ref()).await?;
+    let mut next: Vec<String> = match change {
+        LabelChange::Set(l) => l.clone(),
+        LabelChange::Add(l) => current.iter().chain(l.iter()).cloned().collect(),
+    };
+    // The configured order, once each.
+    next = st
+        .cfg
+        .triage
+        .labels
+        .iter()
+        .filter(|c| next.contains(&c.id))
+        .map(|c| c.id.clone())
+        .collect();
+    if next == current {
+        return Ok(false);
+    }
+    let who = Acting {
+        staff: me,
+        key: &keys.ed25519,
+    };
+    let k_s = staff_key(st, a, &certified, &who, &opened, id).await?;
+    let day = today();
+    let plain = Zeroizing::new(
+        serde_json::to_vec(&crate::items::LabelsPlain {
+            v: 1,
+            labels: next,
+            day: day_string(day),
+        })
+        .expect("serialisable"),
+    );
+    let item = Append {
+        kind: ItemKind::Labels,
+        direction: Direction::StaffOnly,
+        plain: &plain,
+        idem: None,
+        day,
+        quota: None,
+    };
+    append_staff_item(
+        &st.reports,
+        &st.audit,
+        &who,
+        id,
+        &k_s,
+        &item,
+        st.intake_key()?,
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Who a new K_s goes to besides escrow: the certified keys the intake-signed header names (the

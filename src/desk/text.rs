@@ -271,3 +271,10 @@ pub const SEARCH_TOO_LONG: Text = t(
     "Teks pencarian terlalu panjang (paling banyak 200 karakter).",
     "The search text is too long (200 characters at most).",
 );
+/// A label that is not configured.
+pub const BAD_LABEL: Text = t(
+    "Label itu tidak ada dalam pengaturan.",
+    "That label is not in the configuration.",
+);
+/// After a labels change.
+pub const LABELS_SAVED: Text = t("Label disimpan.", "The labels were saved.");

@@ -11,7 +11,7 @@
 use super::DeskState;
 use super::audit::{Event, Signer};
 use super::session::Authed;
-use super::sharing::{ShareError, acting, open_report};
+use super::sharing::{LabelChange, ShareError, acting, open_report};
 use super::text;
 use crate::crypto::chain::signer_fingerprint;
 use crate::domain::{CloseReason, Priority, ReportId, Status, today};
@@ -182,6 +182,39 @@ pub async fn apply(
             }
         }
         changed += 1;
+    }
+    Ok(changed)
+}
+
+/// Adds `label` to every report in `ids` (more than one needs a certified supervisor), each a
+/// staff-only item under K_s signed by the actor. Returns how many changed.
+pub async fn label_many(
+    st: &DeskState,
+    a: &Authed,
+    ids: &[ReportId],
+    label: &str,
+) -> Result<usize, ShareError> {
+    if ids.is_empty() {
+        return Err(ShareError::Refused(text::NOTHING_SELECTED));
+    }
+    if ids.len() > BULK_MAX {
+        return Err(ShareError::Refused(text::TOO_MANY_SELECTED));
+    }
+    if ids.len() > 1 {
+        let certified = st.audit.certified().await?;
+        let (keys, _) = acting(a, &certified, false)?;
+        let supervisor = certified
+            .active(&signer_fingerprint(&keys.ed25519.verifying_key()))
+            .is_some_and(|k| k.role == "supervisor");
+        if !supervisor {
+            return Err(ShareError::Refused(text::SUPERVISOR_ONLY));
+        }
+    }
+    let mut changed = 0;
+    for &id in ids {
+        if super::sharing::set_labels(st, a, id, &LabelChange::Add(vec![label.to_owned()])).await? {
+            changed += 1;
+        }
     }
     Ok(changed)
 }

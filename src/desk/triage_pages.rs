@@ -254,6 +254,7 @@ struct InboxPage {
     bulk_max: usize,
     areas: Vec<Opt>,
     q: String,
+    labels: Vec<Opt>,
 }
 
 /// The query string of `f` on page `page`, for the newer/older links.
@@ -424,6 +425,7 @@ pub async fn inbox(
         bulk_max: INBOX_PAGE as usize,
         areas: choice_opts(&st.cfg.areas, f.search.area.as_deref()),
         q: f.search.text.clone().unwrap_or_default(),
+        labels: choice_opts(&st.cfg.triage.labels, None),
     };
     render(StatusCode::OK, &page)
 }
@@ -530,6 +532,11 @@ pub fn bulk_parse(form: &HashMap<String, String>) -> Result<(Vec<ReportId>, Chan
         }
         _ => return Err(ShareError::Refused(text::BAD_CHOICE)),
     };
+    Ok((ticked(form)?, change))
+}
+
+/// The ticked rows of the inbox's bulk form (`r<N>` = id), in id order.
+fn ticked(form: &HashMap<String, String>) -> Result<Vec<ReportId>, ShareError> {
     let mut ids = Vec::new();
     for (k, v) in form {
         if let Some(n) = k.strip_prefix('r')
@@ -547,7 +554,33 @@ pub fn bulk_parse(form: &HashMap<String, String>) -> Result<(Vec<ReportId>, Chan
     }
     // Declared order, never the order the browser happened to send.
     ids.sort_by_key(|i| i.to_string());
-    Ok((ids, change))
+    Ok(ids)
+}
+
+/// POST /reports/labels (supervisor, investigator holding the report): the ticked labels
+/// (`label_<id>`) become the report's labels, sealed under K_s.
+pub async fn labels(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let a = match authed(&req, &st, STAFF_CHANGE, f.get("csrf").map(String::as_str)).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(f.get("report").map_or("", String::as_str))?;
+        let chosen: Vec<String> = f
+            .keys()
+            .filter_map(|k| k.strip_prefix("label_"))
+            .map(str::to_owned)
+            .collect();
+        super::sharing::set_labels(&st, &a, id, &super::sharing::LabelChange::Set(chosen)).await?;
+        Ok(text::LABELS_SAVED)
+    }
+    .await;
+    outcome(Base::of(&a), r)
 }
 
 /// POST /reports/bulk (certified supervisors): one status, closure or priority for every
@@ -570,6 +603,11 @@ pub async fn bulk(
         Err(r) => return r,
     };
     let r = async {
+        if let Some(label) = f.get("action").and_then(|v| v.strip_prefix("label:")) {
+            let ids = ticked(&f)?;
+            triage::label_many(&st, &a, &ids, label).await?;
+            return Ok(text::LABELS_SAVED);
+        }
         let (ids, change) = bulk_parse(&f)?;
         triage::apply(&st, &a, &ids, change).await?;
         Ok(text::TRIAGE_SAVED)

@@ -301,6 +301,8 @@ pub enum ItemKind {
     Message = 2,
     /// A staff-only note.
     Note = 3,
+    /// The report's labels, staff-only: the latest such item is the current set.
+    Labels = 4,
 }
 
 impl ItemKind {
@@ -310,6 +312,7 @@ impl ItemKind {
             1 => ItemKind::Tip,
             2 => ItemKind::Message,
             3 => ItemKind::Note,
+            4 => ItemKind::Labels,
             _ => return None,
         })
     }

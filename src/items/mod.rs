@@ -52,6 +52,18 @@ pub struct MessagePlain {
     pub day: String,
 }
 
+/// A report's labels as sealed under K_s (the reporter's key never opens them): the whole
+/// current set, so the latest such item says what holds.
+#[derive(Serialize, Deserialize)]
+pub struct LabelsPlain {
+    /// Format version.
+    pub v: u8,
+    /// Label ids from the configuration.
+    pub labels: Vec<String>,
+    /// Day set.
+    pub day: String,
+}
+
 /// The AAD of an item; `prev` is the previous item's hash
 /// ([`crate::crypto::chain::GENESIS`] for the tip).
 pub fn item_aad(

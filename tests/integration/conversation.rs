@@ -97,7 +97,7 @@ fn refused(out: &std::process::Output, why: &str) {
 }
 
 /// K_r of a report, as the escrow holder opens it.
-fn k_r_of(app: &TestApp, store_wraps: &[bisik::store::WrapRow], id: ReportId) -> SecretKey32 {
+pub fn k_r_of(app: &TestApp, store_wraps: &[bisik::store::WrapRow], id: ReportId) -> SecretKey32 {
     let sealed = std::fs::read_to_string(app.keys_dir().join("offline.sealed")).unwrap();
     let offline =
         OfflineKeys::unseal(&sealed, &secrecy::SecretString::from(app.passphrase())).unwrap();

@@ -177,7 +177,28 @@ async fn the_api_triages_with_a_bearer_token_and_keeps_need_to_know(b: Backend) 
         )
         .await;
     assert_eq!(st, 403);
-    // The reporter's code never reveals the note.
+    // Labels through the API: configured ids only, staff only.
+    let (st, v) = i
+        .call(
+            "POST",
+            &format!("/api/v1/reports/{id}/labels"),
+            Some(json!({"labels": ["perlu-lokasi"]})),
+        )
+        .await;
+    assert_eq!((st, &v["changed"]), (200, &json!(1)), "{v}");
+    let (st, _) = i
+        .call(
+            "POST",
+            &format!("/api/v1/reports/{id}/labels"),
+            Some(json!({"labels": ["bukan"]})),
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (_, v) = i.call("GET", &format!("/api/v1/reports/{id}"), None).await;
+    assert_eq!(v["labels"], json!(["perlu-lokasi"]), "{v}");
+    // The reporter's code never reveals the note or the labels.
+    let (_, f) = app.followup(&code).await;
+    assert!(!f.to_string().contains("perlu-lokasi"), "{f}");
     let (_, f) = app.followup(&code).await;
     assert!(!f.to_string().contains("CATATAN-API"), "{f}");
     let (_, v) = i.call("GET", &format!("/api/v1/reports/{id}"), None).await;

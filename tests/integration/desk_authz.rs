@@ -74,6 +74,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::REPORT_STATUS, Who::Holder, true),
     ep("POST", paths::REPORT_PRIORITY, Who::Supervisor, true),
     ep("POST", paths::REPORT_BULK, Who::Supervisor, true),
+    ep("POST", paths::REPORT_LABELS, Who::Holder, true),
     // The JSON API: logged in means a bearer token; the CSRF states send the cookie instead,
     // which a change refuses (the API takes no form token, so only a bearer token may change).
     ep("POST", paths::API_SESSION, Who::Public, false),
@@ -87,6 +88,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::API_NOTES, Who::Holder, true),
     ep("POST", paths::API_SHARE, Who::Supervisor, true),
     ep("POST", paths::API_UNSHARE, Who::Supervisor, true),
+    ep("POST", paths::API_LABELS, Who::Holder, true),
     ep("POST", paths::API_BULK, Who::Supervisor, true),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
@@ -167,6 +169,10 @@ fn fields(e: &Endpoint, n: usize) -> Vec<(String, String)> {
         p if p == paths::REPORT_MESSAGE || p == paths::REPORT_NOTE => vec![
             f("report", "bukan-nomor-laporan".into()),
             f("body", "pertanyaan".into()),
+        ],
+        p if p == paths::REPORT_LABELS => vec![
+            f("report", "bukan-nomor-laporan".into()),
+            f("label_diduga-palsu", "on".into()),
         ],
         p if p == paths::REPORT_STATUS => vec![
             f("report", "bukan-nomor-laporan".into()),

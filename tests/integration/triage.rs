@@ -9,6 +9,7 @@ use crate::support::{Backend, TestApp, new_report, ok};
 use serde_json::json;
 
 on_both!(
+    labels_stay_with_staff,
     triage_moves_reports_to_an_outcome_the_reporter_sees_late,
     sla_flags_follow_the_cutoffs_in_the_database
 );
@@ -373,5 +374,100 @@ async fn sla_flags_follow_the_cutoffs_in_the_database(b: Backend) {
         [quiet.as_str()]
     );
     assert!(run(SlaFilter::AnswerOverdue(day)).await.is_empty());
+    store.close().await;
+}
+
+/// Labels (issue 7): configurable, set on the report page and in bulk, sealed under K_s as
+/// staff-only items. The reporter's code never shows them, and K_r (what a reporter's code
+/// unlocks) does not open them.
+async fn labels_stay_with_staff(b: Backend) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let (a, code) = submit(&app, "label A").await;
+    let (c, _) = submit(&app, "label C").await;
+    let (s, body) = post(
+        &mut sb,
+        "/reports/labels",
+        &[
+            ("report", &a),
+            ("label_perlu-lokasi", "on"),
+            ("label_berulang", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(
+        &mut sb,
+        "/reports/labels",
+        &[("report", &a), ("label_bukan-label", "on")],
+    )
+    .await;
+    assert_eq!(s, 400, "an unconfigured label is refused: {body}");
+    let page = sb.get(&format!("/report?id={a}")).await;
+    assert!(
+        page.body.contains("name=\"label_perlu-lokasi\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("name=\"label_berulang\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"label_diduga-palsu\" checked"),
+        "{}",
+        page.body
+    );
+    // Bulk: a flood marked in one action (added to what each report has).
+    let (s, body) = post(
+        &mut sb,
+        "/reports/bulk",
+        &[("action", "label:diduga-palsu"), ("r0", &a), ("r1", &c)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let page = sb.get(&format!("/report?id={a}")).await;
+    for l in ["perlu-lokasi", "berulang", "diduga-palsu"] {
+        assert!(
+            page.body.contains(&format!("name=\"label_{l}\" checked")),
+            "{l}: {}",
+            page.body
+        );
+    }
+    let page = sb.get(&format!("/report?id={c}")).await;
+    assert!(
+        page.body.contains("name=\"label_diduga-palsu\" checked"),
+        "{}",
+        page.body
+    );
+    // Never through the reporter's code, and K_r opens no label item.
+    let (_, v) = app.followup(&code).await;
+    for l in ["perlu-lokasi", "berulang", "diduga-palsu"] {
+        assert!(!v.to_string().contains(l), "{v}");
+    }
+    let store = app.store().await;
+    let id = bisik::domain::ReportId::parse(&a).unwrap();
+    let k_r = crate::conversation::k_r_of(&app, &store.wraps(id).await.unwrap(), id);
+    let items = store.items(id).await.unwrap();
+    let labelled: Vec<_> = items
+        .iter()
+        .filter(|i| i.kind == bisik::domain::ItemKind::Labels)
+        .collect();
+    assert_eq!(labelled.len(), 2, "one item per change");
+    for it in labelled {
+        assert_eq!(it.direction, bisik::domain::Direction::StaffOnly);
+        let aad = bisik::items::item_aad(id, it.id, it.kind, it.direction, it.seq, it.prev);
+        assert!(bisik::crypto::envelope::open(&k_r, &aad, &it.sealed).is_err());
+    }
+    // The escrow holder's recovery shows them.
+    let rec: serde_json::Value = serde_json::from_str(&ok(&app.recover(&a))).unwrap();
+    assert_eq!(
+        rec["labels"]["labels"],
+        json!(["diduga-palsu", "perlu-lokasi", "berulang"]),
+        "{rec}"
+    );
     store.close().await;
 }
