@@ -522,15 +522,7 @@ pub async fn detail(req: HttpRequest, st: Data<DeskState>, id: Path<String>) -> 
         None => None,
     };
     let t = &conv.tip;
-    let labels = conv
-        .items
-        .iter()
-        .rev()
-        .find(|it| it.kind == ItemKind::Labels)
-        .and_then(|it| it.plain.as_deref())
-        .and_then(|p| serde_json::from_slice::<crate::items::LabelsPlain>(p).ok())
-        .map(|l| l.labels)
-        .unwrap_or_default();
+    let labels = conv.labels();
     let thread = conv
         .items
         .iter()

@@ -359,15 +359,7 @@ fn view(conv: &crate::items::open::Conversation) -> View {
             });
         }
     }
-    let labels = conv
-        .items
-        .iter()
-        .rev()
-        .find(|it| it.kind == ItemKind::Labels)
-        .and_then(|it| it.plain.as_deref())
-        .and_then(|p| serde_json::from_slice::<crate::items::LabelsPlain>(p).ok())
-        .map(|l| l.labels)
-        .unwrap_or_default();
+    let labels = conv.labels();
     let thread = conv
         .items
         .iter()

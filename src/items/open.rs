@@ -41,6 +41,20 @@ pub struct Conversation {
     pub items: Vec<OpenItem>,
 }
 
+impl Conversation {
+    /// The report's current labels: the latest labels item, when the reader holds K_s.
+    pub fn labels(&self) -> Vec<String> {
+        self.items
+            .iter()
+            .rev()
+            .find(|it| it.kind == ItemKind::Labels)
+            .and_then(|it| it.plain.as_deref())
+            .and_then(|p| serde_json::from_slice::<super::LabelsPlain>(p).ok())
+            .map(|l| l.labels)
+            .unwrap_or_default()
+    }
+}
+
 /// Verifies and opens report `id`'s `items` (all of them, in chain order) against its latest
 /// `head`, trusted by `trusted`; `tip_item` is the tip's id from the signed header. Each failure
 /// is one sentence naming the problem.
