@@ -279,6 +279,9 @@ pub struct ReportSummary {
     pub received_day: String,
     /// Category id.
     pub category: String,
+    /// Area (kecamatan) id, decrypted with the tip; `null` when none was given or the report
+    /// failed a check.
+    pub area: Option<String>,
     /// Status.
     pub status: Status,
     /// Why it was closed.
@@ -407,6 +410,7 @@ pub async fn list(req: HttpRequest, st: Data<DeskState>) -> HttpResponse {
             id: p.row.id.to_string(),
             received_day: day_string(p.row.received_day),
             category: p.row.category.clone(),
+            area: p.area,
             status: p.row.status,
             closed_reason: p.row.closed_reason,
             duplicate_of: p.row.duplicate_of.map(|d| d.to_string()),
@@ -555,6 +559,7 @@ pub async fn detail(req: HttpRequest, st: Data<DeskState>, id: Path<String>) -> 
                 id: id.to_string(),
                 received_day: day_string(row.received_day),
                 category: row.category.clone(),
+                area: t.area.clone(),
                 status: row.status,
                 closed_reason: row.closed_reason,
                 duplicate_of: row.duplicate_of.map(|d| d.to_string()),

@@ -141,6 +141,8 @@ pub struct Preview {
     pub sla: SlaState,
     /// The first words of the tip's description.
     pub text: Option<String>,
+    /// The area (kecamatan) id the reporter chose, decrypted with the tip.
+    pub area: Option<String>,
 }
 
 /// One inbox view.
@@ -233,12 +235,12 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     };
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let text = match preview(st, &certified, &a.current.staff_id, &keys, row.id).await {
-            Ok(t) => Some(t),
+        let (text, area) = match preview(st, &certified, &a.current.staff_id, &keys, row.id).await {
+            Ok((t, area)) => (Some(t), area),
             Err(ShareError::Tampered(why)) => {
                 tracing::error!("desk: a report in the inbox failed an integrity check: {why}");
                 integrity_failed(st, me, &keys, row.id).await;
-                None
+                (None, None)
             }
             Err(e) => return Err(e),
         };
@@ -246,6 +248,7 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
             sla: cut.state(&row),
             row,
             text,
+            area,
         });
     }
     if !out.is_empty() {
@@ -268,7 +271,7 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     })
 }
 
-/// The first words of report `id`'s tip: the header, the K_r wrap and the tip item checked (the
+/// The first words of report `id`'s tip and its area: the header, the K_r wrap and the tip item checked (the
 /// tip is the item the signed header names, opened under its AAD), not the whole chain.
 async fn preview(
     st: &DeskState,
@@ -276,7 +279,7 @@ async fn preview(
     staff: &str,
     keys: &StaffKeys,
     id: ReportId,
-) -> Result<String, ShareError> {
+) -> Result<(String, Option<String>), ShareError> {
     let opened = open_report(st, certified, staff, keys, id).await?;
     let tip = st
         .reports
@@ -292,5 +295,8 @@ async fn preview(
     .map_err(|_| ShareError::Tampered("the tip does not open".into()))?;
     let tip: crate::items::TipPlain = serde_json::from_slice(&plain)
         .map_err(|_| ShareError::Tampered("the tip is malformed".into()))?;
-    Ok(tip.description.chars().take(PREVIEW_CHARS).collect())
+    Ok((
+        tip.description.chars().take(PREVIEW_CHARS).collect(),
+        tip.area,
+    ))
 }

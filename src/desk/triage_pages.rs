@@ -220,6 +220,7 @@ struct Line {
     id: String,
     day: String,
     category: String,
+    area: String,
     status: Text,
     reason: Option<Text>,
     priority: Text,
@@ -357,10 +358,23 @@ pub async fn inbox(
             .find(|c| c.id == p.row.category)
             .map(|c| c.label.id.clone())
             .unwrap_or_else(|| p.row.category.clone());
+        // Sealed: decrypted with the preview; an id not in the config is shown as sent.
+        let area = p
+            .area
+            .as_deref()
+            .map(|a| {
+                st.cfg
+                    .areas
+                    .iter()
+                    .find(|c| c.id == a)
+                    .map_or_else(|| a.to_owned(), |c| c.label.id.clone())
+            })
+            .unwrap_or_default();
         rows.push(Line {
             id: p.row.id.to_string(),
             day: crate::domain::day_string(p.row.received_day),
             category: visible_controls(&category),
+            area: visible_controls(&area),
             status: status_label(p.row.status),
             reason: p.row.closed_reason.map(reason_label),
             priority: priority_label(p.row.priority),
