@@ -458,6 +458,10 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
     };
     let items = st.reports.items(id).await?;
     let head = st.reports.latest_head(id).await?;
+    let audit_rows = st
+        .store
+        .audit_rows_of_report_newest(id, AUDIT_LOOKBACK)
+        .await?;
     let trusted = StaffHeads {
         intake: st.intake_key()?,
         certified: &certified,
@@ -470,7 +474,16 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
         &trusted,
         &opened.k_r,
         opened.k_s.as_ref(),
-    ) {
+    )
+    .and_then(|c| {
+        // A staff item and its head deleted together leave a shorter chain that still
+        // verifies; the signed audit log remembers how long staff made it.
+        if audited_count(&audit_rows, id).is_some_and(|n| n > items.len() as u64) {
+            Err("the audit log records more items than the report holds".into())
+        } else {
+            Ok(c)
+        }
+    }) {
         Ok(c) => c,
         Err(why) => {
             integrity_failed(st, me, &keys, id).await;
@@ -490,6 +503,20 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
         )
         .await?;
     Ok(conv)
+}
+
+/// Entries of a report's audit history read back to find its latest `item_written`.
+const AUDIT_LOOKBACK: i64 = 2_000;
+
+/// The item count of the report's latest `item_written` audit entry among `rows` (newest
+/// first), if any: staff appends only ever raise it.
+fn audited_count(rows: &[crate::store::AuditRow], id: ReportId) -> Option<u64> {
+    rows.iter()
+        .filter_map(|r| super::audit::Entry::decode(&r.entry).ok())
+        .find_map(|e| match e.event {
+            Event::ItemWritten { report, count, .. } if report == id => Some(count),
+            _ => None,
+        })
 }
 
 /// Records that report `id` failed a check when `me` opened it (I6: never silently). A failure

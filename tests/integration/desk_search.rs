@@ -62,7 +62,11 @@ async fn search_finds_sealed_text_and_area_only_within_need_to_know(b: Backend) 
 
     // The inbox shows the sealed area, decrypted with the preview.
     let p = sb.get("/inbox").await;
-    assert!(p.body.contains("<td><bdi dir=\"auto\">Loksado</bdi></td>"), "{}", p.body);
+    assert!(
+        p.body.contains("<td><bdi dir=\"auto\">Loksado</bdi></td>"),
+        "{}",
+        p.body
+    );
     let p = sb.get("/inbox?q=sabu-KUNING").await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert!(

@@ -14,6 +14,7 @@ use bisik::domain::ReportId;
 use serde_json::json;
 
 on_both!(
+    a_staff_item_deleted_with_its_head_is_caught_on_open,
     a_deleted_message_is_caught_on_open,
     items_swapped_between_reports_are_caught_on_open
 );
@@ -195,4 +196,51 @@ async fn items_swapped_between_reports_are_caught_on_open(b: Backend) {
         assert!(row.contains("gagal pemeriksaan keutuhan"), "{row}");
     }
     ok(&app.cli(&["audit", "verify"], ""));
+}
+
+/// The end of a chain cut together with its signed head leaves a shorter chain whose latest
+/// head still verifies; for a staff item the signed audit log still says how long staff made
+/// it (`item_written`), and the page compares.
+async fn a_staff_item_deleted_with_its_head_is_caught_on_open(b: Backend) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let id = conversation(&app, &mut sb, "potong").await;
+    let csrf = sb.csrf().await;
+    let p = sb
+        .post(
+            "/reports/note",
+            &[
+                ("csrf", &csrf),
+                ("report", &id),
+                ("body", "catatan potong: saksi kedua"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let store = app.store().await;
+    let (n,): (i64,) = sqlx::query_as("SELECT MAX(seq) FROM items WHERE report_id = $1")
+        .bind(&id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM items WHERE report_id = $1 AND seq = $2")
+        .bind(&id)
+        .bind(n)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM item_heads WHERE report_id = $1 AND item_count = $2")
+        .bind(&id)
+        .bind(n + 1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    refused_and_audited(&app, &mut sb, &id, "potong").await;
+    assert!(
+        app.logs().contains("the audit log records more items"),
+        "not logged"
+    );
 }
