@@ -19,7 +19,9 @@
 //! (`postgres://postgres@127.0.0.1:5432/test`; a database is created next to it per server and
 //! dropped afterwards), `BISIK_BENCH_SECONDS` (20; the flood runs three quarters of it),
 //! `BISIK_BENCH_POOL` (Argon2 pool size; default = CPUs, at least 2, as the server's default),
-//! `BISIK_BENCH_ONLY` (a comma list of `stock`, `flood`, `pool3`, `pages`, `desk`: only those parts),
+//! `BISIK_BENCH_ONLY` (a comma list of `stock`, `flood`, `pool3`, `pages`, `inbox`, `desk`: only
+//! those parts), `BISIK_BENCH_INBOX_SIZES` (`1000,10000,100000`) and `BISIK_BENCH_INBOX_REQUESTS`
+//! (200 per page and size) for the inbox tour,
 //! `BISIK_BENCH_TMPDIR` (server directories and SQLite files; default `CARGO_TARGET_TMPDIR`).
 //!
 //! The exit code is 1 when a backend's run was aborted by an error, 0 otherwise: a missed
@@ -37,6 +39,8 @@
 //!   * [`followups`]: valid-code follow-ups against the Argon2 bound (servers 1 and 3), and
 //!     server 3 with a pool of 3;
 //!   * [`pages`]: server 4, the reporter pages against the JSON API;
+//!   * [`inbox`]: server 5, the desk's first inbox page and a 50-message report page with
+//!     up to 100,000 reports made through the store;
 //!   * [`desk`]: desk logins against the staff KDF pool, and memory under a login flood.
 //! * What they share:
 //!   * [`server`]: starting `bisik serve`, its ports, memory, metrics and logged problems;
@@ -58,6 +62,8 @@ mod flood;
 mod followups;
 #[path = "load/http.rs"]
 mod http;
+#[path = "load/inbox.rs"]
+mod inbox;
 #[path = "load/pages.rs"]
 mod pages;
 #[path = "load/postgres.rs"]

@@ -10,7 +10,7 @@ use super::reference::{Refs, argon2_median};
 use super::report::{Report, ms};
 use super::settings::{Settings, settings};
 use super::stock::references_and_stock_server;
-use super::{desk, pages};
+use super::{desk, inbox, pages};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -131,7 +131,7 @@ pub struct Phase<'a> {
 }
 
 /// One backend's servers, each in turn: the stock server, the no-stock server and its flood,
-/// the pool-3 server (when the pool is 2) and the reporter pages.
+/// the pool-3 server (when the pool is 2), the reporter pages and the desk inbox.
 pub async fn backend(
     s: &Settings,
     refs: &Refs,
@@ -165,6 +165,12 @@ pub async fn backend(
     if s.runs("pages") {
         let url = fresh_url(&mut pg, "pages").await?;
         pages::pages(s, rep, name, url, pool).await?;
+    }
+
+    // --- Server 5: the desk's inbox and report page at up to 100,000 reports
+    // (benches/load/inbox.rs).
+    if s.runs("inbox") {
+        inbox::run(s, rep, name, &mut pg).await?;
     }
     Ok(())
 }

@@ -26,11 +26,21 @@ pub fn serve_command(dir: &Path) -> Command {
     cmd
 }
 
+/// The listeners whose OS-chosen addresses the server logs.
+#[derive(Clone, Copy)]
+enum Listener {
+    Intake,
+    Desk,
+    Metrics,
+}
+
 /// One `bisik serve` under test.
 pub struct Server {
     child: Child,
     dir: tempfile::TempDir,
     pub intake: String,
+    /// The desk listener (`http://…`), which every phase but the inbox tour leaves alone.
+    pub desk: String,
     metrics: String,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -66,22 +76,23 @@ impl Server {
         let mut child = cmd.spawn().context("spawning bisik serve")?;
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<(bool, String)>();
+        let (tx, rx) = mpsc::channel::<(Listener, String)>();
         {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    for (intake, marker) in [
-                        (true, "intake listening on http://"),
-                        (false, "metrics listening on http://"),
+                    for (which, marker) in [
+                        (Listener::Intake, "intake listening on http://"),
+                        (Listener::Desk, "desk listening on http://"),
+                        (Listener::Metrics, "metrics listening on http://"),
                     ] {
                         if let Some(i) = line.find(marker) {
                             let addr = line[i + marker.len()..]
                                 .trim()
                                 .trim_end_matches("/metrics")
                                 .to_owned();
-                            let _ = tx.send((intake, addr));
+                            let _ = tx.send((which, addr));
                         }
                     }
                     let mut l = log.lock().expect("log lock");
@@ -95,15 +106,17 @@ impl Server {
             child,
             dir,
             intake: String::new(),
+            desk: String::new(),
             metrics: String::new(),
             log,
         };
         let deadline = Instant::now() + Duration::from_secs(90);
-        while server.intake.is_empty() || server.metrics.is_empty() {
+        while server.intake.is_empty() || server.desk.is_empty() || server.metrics.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(500))) {
-                Ok((true, a)) => server.intake = format!("http://{a}"),
-                Ok((false, a)) => server.metrics = format!("http://{a}/metrics"),
+                Ok((Listener::Intake, a)) => server.intake = format!("http://{a}"),
+                Ok((Listener::Desk, a)) => server.desk = format!("http://{a}"),
+                Ok((Listener::Metrics, a)) => server.metrics = format!("http://{a}/metrics"),
                 Err(_) => {
                     if let Some(st) = server.child.try_wait()? {
                         bail!(
@@ -118,6 +131,11 @@ impl Server {
             }
         }
         Ok(server)
+    }
+
+    /// The server's directory (its `./data`, `./keys` and first-run files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn pid(&self) -> u32 {

@@ -11,7 +11,7 @@ pub struct Settings {
     pub pool: usize,
     pub tmp: PathBuf,
     /// `BISIK_BENCH_ONLY=flood,pages,...`: only the named parts (`stock`, `flood`, `pool3`,
-    /// `pages`, `desk`), for a re-run of some rows when the machine is quiet. Unset: all.
+    /// `pages`, `inbox`, `desk`), for a re-run of some rows when the machine is quiet. Unset: all.
     pub only: Option<Vec<String>>,
 }
 
