@@ -224,12 +224,7 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
         .active(&signer_fingerprint(&keys.ed25519.verifying_key()))
         .is_some_and(|k| k.role == "supervisor");
     let flagged = if supervisor {
-        let mut all = InboxQuery::all(&fp, 0, 0);
-        all.sla = Some(SlaFilter::TriageOverdue(cut.triage));
-        let triage = st.reports.inbox_count(&all).await?;
-        all.sla = Some(SlaFilter::AnswerOverdue(cut.answer));
-        let answer = st.reports.inbox_count(&all).await?;
-        Some((triage, answer))
+        Some(flagged_counts(st, &fp, cut).await?)
     } else {
         None
     };
@@ -269,6 +264,30 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
         total,
         flagged,
     })
+}
+
+/// How long the supervisors' flag counts are reused: they are a summary, not a list, and
+/// counting them costs a pass over every report the key holds (docs/BENCHMARKS.md).
+const FLAG_COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The flag counts (triage overdue, answer overdue) of the reports wrapped to `fp`, counted at
+/// most once a minute per key; a filtered inbox view (`sla=...`) always counts afresh.
+async fn flagged_counts(st: &DeskState, fp: &str, cut: Cutoffs) -> Result<(i64, i64), ShareError> {
+    if let Some((at, counts)) = st.flag_counts.lock().expect("flag counts").get(fp)
+        && at.elapsed() < FLAG_COUNTS_TTL
+    {
+        return Ok(*counts);
+    }
+    let mut all = InboxQuery::all(fp, 0, 0);
+    all.sla = Some(SlaFilter::TriageOverdue(cut.triage));
+    let triage = st.reports.inbox_count(&all).await?;
+    all.sla = Some(SlaFilter::AnswerOverdue(cut.answer));
+    let answer = st.reports.inbox_count(&all).await?;
+    st.flag_counts
+        .lock()
+        .expect("flag counts")
+        .insert(fp.to_owned(), (std::time::Instant::now(), (triage, answer)));
+    Ok((triage, answer))
 }
 
 /// The first words of report `id`'s tip and its area: the header, the K_r wrap and the tip item checked (the

@@ -50,6 +50,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// When a key's flag counts were counted, and the counts (triage overdue, answer overdue).
+pub(crate) type FlagCounts = (std::time::Instant, (i64, i64));
+
 /// Everything a desk handler needs, passed in app data.
 pub struct DeskState {
     /// Validated config.
@@ -69,6 +72,9 @@ pub struct DeskState {
     kdf: Bounded,
     dummy_salt: [u8; 16],
     unknown_names: Mutex<HashMap<String, login::Backoff>>,
+    /// Supervisors' flag counts by key fingerprint, with when they were counted
+    /// ([`inbox`]: reused for a minute).
+    pub(crate) flag_counts: Mutex<HashMap<String, FlagCounts>>,
 }
 
 impl DeskState {
@@ -109,6 +115,7 @@ impl DeskState {
             kdf,
             dummy_salt: keys::new_salt(),
             unknown_names: Mutex::new(HashMap::new()),
+            flag_counts: Mutex::new(HashMap::new()),
         })
     }
 }

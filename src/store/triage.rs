@@ -375,8 +375,24 @@ impl Store {
             .collect()
     }
 
-    /// How many reports an inbox query matches (the SLA counts shown to supervisors).
+    /// How many reports an inbox query matches (the SLA counts shown to supervisors). Without
+    /// a filter that is the reader's wraps, counted from their index alone.
     pub async fn inbox_count(&self, q: &InboxQuery<'_>) -> Result<i64, StoreError> {
+        let unfiltered = q.status.is_none()
+            && q.priority.is_none()
+            && q.category.is_none()
+            && q.assignee.is_none()
+            && q.sla.is_none()
+            && q.only.is_none();
+        if unfiltered {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM report_wraps WHERE recipient_fp = $1 AND purpose = 1",
+            )
+            .bind(q.recipient_fp)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(n);
+        }
         let (n,): (i64,) = Sql::after("SELECT COUNT(*)", from_where(q))
             .query_as()
             .fetch_one(&self.pool)
