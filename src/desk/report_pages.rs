@@ -300,8 +300,8 @@ struct ReportPage {
 /// Entries of a report's history shown on its page.
 const HISTORY_MAX: i64 = 500;
 
-/// Report `id`'s history: the audit entries recorded as about it whose signed event names it
-/// (a changed index column can hide a line from this view, never add one).
+/// Report `id`'s history, oldest first: its latest [`HISTORY_MAX`] audit entries whose signed
+/// event names it (a changed index column can hide a line from this view, never add one).
 async fn history(st: &DeskState, id: ReportId) -> Vec<super::pages::AuditLine> {
     let rows = st
         .store
@@ -310,6 +310,7 @@ async fn history(st: &DeskState, id: ReportId) -> Vec<super::pages::AuditLine> {
         .unwrap_or_default();
     let names = super::pages::staff_names(st).await;
     rows.iter()
+        .rev()
         .filter_map(|r| super::audit::Entry::decode(&r.entry).ok())
         .filter(|e| e.event.report() == Some(id))
         .map(|e| super::pages::audit_line(&e, &names))

@@ -40,8 +40,8 @@ pub struct Summary {
 pub struct Summaries {
     /// The X25519 fingerprint (hex) the reports were opened with.
     pub fp: String,
-    /// By report.
-    pub by_id: HashMap<ReportId, Summary>,
+    /// By report (shared with the session's next summaries, so a refresh copies no text).
+    pub by_id: HashMap<ReportId, Arc<Summary>>,
     /// Reports that failed a check while being summarised (left out, audited once).
     pub failed: HashSet<ReportId>,
 }
@@ -192,12 +192,12 @@ pub async fn summaries(
         v
     };
     if missing.is_empty()
-        && let Some(s) = old
+        && let Some(s) = &old
     {
-        return Ok((s, wrapped));
+        return Ok((s.clone(), wrapped));
     }
     let intake = st.intake_key()?;
-    let mut by_id: HashMap<ReportId, Summary> = HashMap::new();
+    let mut by_id: HashMap<ReportId, Arc<Summary>> = HashMap::new();
     let mut failed: HashSet<ReportId> = HashSet::new();
     let mut decrypted = Vec::new();
     for chunk in missing.chunks(BATCH) {
@@ -234,7 +234,7 @@ pub async fn summaries(
             match r {
                 Ok(s) => {
                     decrypted.push(id);
-                    by_id.insert(id, s);
+                    by_id.insert(id, Arc::new(s));
                 }
                 Err(ShareError::Tampered(why)) => {
                     tracing::error!(
@@ -259,19 +259,12 @@ pub async fn summaries(
             )
             .await?;
     }
-    // Keep what is still wrapped from the old summaries; the rest goes (and is zeroized).
-    if let Some(old) = st.sessions.summaries(&a.token).filter(|s| s.fp == fp) {
+    // Keep what is still wrapped from the old summaries; the rest goes (and is zeroized once
+    // no summaries hold it).
+    if let Some(old) = &old {
         for id in &wrapped {
-            if let Some(s) = old.by_id.get(id)
-                && !by_id.contains_key(id)
-            {
-                by_id.insert(
-                    *id,
-                    Summary {
-                        area: s.area.clone(),
-                        text: s.text.clone(),
-                    },
-                );
+            if let Some(s) = old.by_id.get(id) {
+                by_id.entry(*id).or_insert_with(|| s.clone());
             }
             if old.failed.contains(id) {
                 failed.insert(*id);

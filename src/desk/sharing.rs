@@ -458,10 +458,7 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
     };
     let items = st.reports.items(id).await?;
     let head = st.reports.latest_head(id).await?;
-    let audit_rows = st
-        .store
-        .audit_rows_of_report_newest(id, AUDIT_LOOKBACK)
-        .await?;
+    let audit_rows = st.store.audit_rows_of_report(id, AUDIT_LOOKBACK).await?;
     let trusted = StaffHeads {
         intake: st.intake_key()?,
         certified: &certified,

@@ -75,26 +75,10 @@ impl Store {
         Ok(audit_rows(rows))
     }
 
-    /// The entries recorded as being about report `id`, oldest first (its page's history);
-    /// the caller checks each entry's signed event names the report.
+    /// The latest `limit` entries recorded as being about report `id`, newest first (its
+    /// page's history, and the check of its length); the caller checks each entry's signed
+    /// event names the report.
     pub async fn audit_rows_of_report(
-        &self,
-        id: crate::domain::ReportId,
-        limit: i64,
-    ) -> Result<Vec<AuditRow>, StoreError> {
-        let rows: Vec<RawAuditRow> = sqlx::query_as(
-            "SELECT seq, entry, prev_hash, entry_hash, signature FROM audit_log \
-             WHERE report_id = $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(id.to_string())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(audit_rows(rows))
-    }
-
-    /// The latest `limit` entries recorded as being about report `id`, newest first.
-    pub async fn audit_rows_of_report_newest(
         &self,
         id: crate::domain::ReportId,
         limit: i64,
