@@ -44,7 +44,7 @@ use bisik::domain::{Direction, ItemId, ItemKind, ReportId, day_string, today};
 use bisik::items::chain::{Append, append};
 use bisik::items::{MessagePlain, TipPlain, item_aad};
 use bisik::keyfiles::{IntakeSecrets, PublicKeys};
-use bisik::store::{Appended, InboxQuery, NewItem, NewReport, Schema, SlaFilter, Store};
+use bisik::store::{Appended, InboxQuery, NewItem, NewReport, Schema, Store};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -158,10 +158,49 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a later login of an enrolled account needs, and the last TOTP step it used (the desk
+/// refuses a code twice).
+struct Creds {
+    name: String,
+    password: String,
+    secret: Vec<u8>,
+    last_step: u64,
+}
+
+/// A new full session for an enrolled account, with the TOTP code of a step not used before
+/// (waiting for the next 30 s step when needed).
+async fn login(base: &str, creds: &mut Creds) -> Result<Browser> {
+    while unix_now() / 30 <= creds.last_step {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let step = unix_now() / 30;
+    creds.last_step = step;
+    let code = bisik::desk::totp::code_at(&creds.secret, step * 30);
+    let mut b = Browser::new(base)?;
+    let p = b
+        .post(
+            "/login",
+            &[
+                ("username", &creds.name),
+                ("password", &creds.password),
+                ("totp", &code),
+            ],
+        )
+        .await?;
+    ensure!(
+        p.status == 303 && p.location == "/",
+        "{}'s login answered {} {}",
+        creds.name,
+        p.status,
+        p.location
+    );
+    Ok(b)
+}
+
 /// First login with a one-time password: enrolment with a new password and TOTP. Returns the
-/// browser holding the account's full session, and the new key's fingerprint as the page shows
-/// it.
-async fn enrol(base: &str, name: &str, one_time: &str) -> Result<(Browser, String)> {
+/// browser holding the account's full session, the new key's fingerprint as the page shows
+/// it, and what a later login needs.
+async fn enrol(base: &str, name: &str, one_time: &str) -> Result<(Browser, String, Creds)> {
     let mut b = Browser::new(base)?;
     let p = b
         .post(
@@ -181,7 +220,8 @@ async fn enrol(base: &str, name: &str, one_time: &str) -> Result<(Browser, Strin
         .map_err(|e| anyhow!("the enrolment page's TOTP secret: {e:?}"))?
         .to_vec();
     let csrf = field(&page.body, "name=\"csrf\" value=\"", "\"")?;
-    let code = bisik::desk::totp::code_at(&secret, unix_now() / 30 * 30);
+    let step = unix_now() / 30;
+    let code = bisik::desk::totp::code_at(&secret, step * 30);
     let password = format!("{name}-kopi-hujan-sepeda-lampu-bench");
     let done = b
         .post(
@@ -200,7 +240,13 @@ async fn enrol(base: &str, name: &str, one_time: &str) -> Result<(Browser, Strin
         done.status
     );
     let fingerprint = field(&done.body, "id=\"fingerprint\">", "<")?;
-    Ok((b, fingerprint))
+    let creds = Creds {
+        name: name.to_owned(),
+        password,
+        secret,
+        last_step: step,
+    };
+    Ok((b, fingerprint, creds))
 }
 
 /// An account the admin creates in the desk form, enrolled: see [`enrol`].
@@ -209,7 +255,7 @@ async fn add_account(
     base: &str,
     name: &str,
     role: &str,
-) -> Result<(Browser, String)> {
+) -> Result<(Browser, String, Creds)> {
     let p = admin
         .post_csrf("/accounts", &[("username", name), ("role", role)])
         .await?;
@@ -537,15 +583,12 @@ async fn sql_alone(store: &Store, fp: &str) -> Result<[Duration; 3]> {
         let (rows, _) = store.inbox(&InboxQuery::all(fp, 50, 0)).await?;
         page.push(s.elapsed());
         ensure!(rows.len() == 50, "the page query gave {} rows", rows.len());
-        let mut all = InboxQuery::all(fp, 0, 0);
+        let all = InboxQuery::all(fp, 0, 0);
         let s = Instant::now();
         store.inbox_count(&all).await?;
         total.push(s.elapsed());
         let s = Instant::now();
-        all.sla = Some(SlaFilter::TriageOverdue(t - 3));
-        store.inbox_count(&all).await?;
-        all.sla = Some(SlaFilter::AnswerOverdue(t - 5));
-        store.inbox_count(&all).await?;
+        store.flag_counts(fp, t - 3, t - 5).await?;
         flagged.push(s.elapsed());
     }
     Ok([
@@ -553,6 +596,99 @@ async fn sql_alone(store: &Store, fp: &str) -> Result<[Duration; 3]> {
         percentile(&mut total, 50.0),
         percentile(&mut flagged, 50.0),
     ])
+}
+
+/// Search across the sealed fields (issue 7): a new supervisor session's first query, which
+/// decrypts every report the key holds into the session's summaries, then later queries of
+/// three kinds in turn (one kecamatan, a kecamatan and a word, a rare phrase), each a first
+/// inbox page with its 50 (or fewer) previews. The server's RSS is read before the session logs
+/// in and after its first query: the summaries' memory.
+async fn search(
+    srv: &Server,
+    rep: &mut Report,
+    name: &str,
+    creds: &mut Creds,
+    areas: &[String],
+    have: usize,
+    requests: usize,
+) -> Result<()> {
+    let area = areas
+        .first()
+        .ok_or_else(|| anyhow!("no areas configured"))?;
+    let rss_before = srv.rss_kib();
+    let mut b = login(&srv.desk, creds).await?;
+    let ok = |p: &Page| -> Result<()> {
+        ensure!(p.status == 200, "a search answered {}", p.status);
+        ensure!(
+            !p.body.contains("gagal pemeriksaan keutuhan"),
+            "a report failed the desk's integrity check in a search"
+        );
+        Ok(())
+    };
+    let first_path = format!("/inbox?area={area}");
+    let meter = CpuMeter::start(srv.pid());
+    let t = Instant::now();
+    let p = b.get(&first_path).await?;
+    let first = t.elapsed();
+    let cpu = meter.stop(1);
+    ok(&p)?;
+    let shown = p.body.matches("class=\"untrusted\"").count();
+    ensure!(
+        shown == 50,
+        "the first search page showed {shown} previews, not 50"
+    );
+    let rss_after = srv.rss_kib();
+    rep.add(
+        name,
+        &format!("desk search, a new session's first query (area), {have} reports"),
+        format!("{}; {cpu}", ms(first)),
+        "< 5 s",
+        &verdict_cpu(first < Duration::from_secs(5), &cpu),
+    );
+    rep.add(
+        name,
+        &format!("desk search, the session's summaries in server RSS, {have} reports"),
+        format!(
+            "{} before the login, {} after the first query: {} more",
+            mb(rss_before),
+            mb(rss_after),
+            mb(rss_after.saturating_sub(rss_before))
+        ),
+        "recorded",
+        "reference",
+    );
+    let paths = [
+        format!("/inbox?area={area}"),
+        format!("/inbox?area={area}&q=pelabuhan"),
+        "/inbox?q=nomor+4242".to_owned(),
+    ];
+    for _ in 0..WARMUP {
+        for p in &paths {
+            ok(&b.get(p).await?)?;
+        }
+    }
+    let meter = CpuMeter::start(srv.pid());
+    let start = Instant::now();
+    let mut lat = Vec::with_capacity(requests);
+    while lat.len() < requests && (lat.len() < MIN_REQUESTS || start.elapsed() < SPAN) {
+        let path = &paths[lat.len() % paths.len()];
+        let t = Instant::now();
+        let p = b.get(path).await?;
+        lat.push(t.elapsed());
+        ok(&p)?;
+    }
+    let cpu = meter.stop(lat.len());
+    let (line, p95) = summary(&mut lat);
+    rep.add(
+        name,
+        &format!(
+            "desk search, later queries (area; area and a word; a rare phrase), {have} reports"
+        ),
+        format!("{line}; {cpu}"),
+        "p95 < 100 ms",
+        &verdict_cpu(p95 < Duration::from_millis(100), &cpu),
+    );
+    Ok(())
 }
 
 fn summary(lat: &mut [Duration]) -> (String, Duration) {
@@ -615,14 +751,16 @@ async fn tour(
 ) -> Result<()> {
     let dir = srv.dir().to_path_buf();
     eprintln!("inbox: enrolling the admin and a supervisor");
-    let (mut admin, _) = enrol(
+    let (mut admin, _, _) = enrol(
         &srv.desk,
         "admin",
         &first_run_file(&dir, "one-time-password-admin-")?,
     )
     .await?;
-    let (mut sup, _) = add_account(&mut admin, &srv.desk, "koor", "supervisor").await?;
-    let (mut inv, inv_fp) = add_account(&mut admin, &srv.desk, "petugas", "investigator").await?;
+    let (mut sup, _, mut sup_creds) =
+        add_account(&mut admin, &srv.desk, "koor", "supervisor").await?;
+    let (mut inv, inv_fp, _) =
+        add_account(&mut admin, &srv.desk, "petugas", "investigator").await?;
     cli(
         &dir,
         db,
@@ -848,6 +986,7 @@ async fn tour(
             "-",
             "reference",
         );
+        search(srv, rep, name, &mut sup_creds, &maker.areas, have, requests).await?;
     }
     store.close().await;
     Ok(())

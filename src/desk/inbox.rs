@@ -7,13 +7,12 @@
 //! and counts, and only the page's tips are opened.
 
 use super::DeskState;
-use super::audit::{Certified, Event, Signer};
-use super::keys::StaffKeys;
+use super::audit::{Event, Signer};
 use super::session::Authed;
-use super::sharing::{ShareError, acting, integrity_failed, open_report, recipient};
+use super::sharing::{ShareError, acting, integrity_failed, recipient};
 use super::text;
 use crate::crypto::chain::signer_fingerprint;
-use crate::domain::{ItemKind, Priority, ReportId, Status, today};
+use crate::domain::{Priority, ReportId, Status, today};
 use crate::store::{AssigneeFilter, InboxQuery, InboxRow, SlaFilter, Sort};
 
 /// Reports per inbox page.
@@ -191,22 +190,19 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     });
     q.sort = f.sort;
     q.descending = !f.ascending;
+    let me_key = recipient(&mine)?;
     let page_ids: Vec<ReportId>;
+    let hits: Vec<ReportId>;
     let (rows, total) = if f.search.is_empty() {
         st.reports.inbox(&q).await?
     } else {
-        // Sealed fields: the session's summaries say which match; the database still decides
-        // which reports are wrapped to this key now, filters the plaintext columns and orders.
-        let me_key = recipient(&mine)?;
-        let (summaries, wrapped) = super::search::summaries(st, a, &keys, me, &me_key, &fp).await?;
-        let hits = f.search.matches(&summaries);
-        let ordered: Vec<ReportId> = st
-            .reports
-            .inbox_ids(&q)
-            .await?
-            .into_iter()
-            .filter(|id| hits.contains(id) && wrapped.contains(id))
-            .collect();
+        // Sealed fields: the session's summaries say which match; the database keeps those
+        // wrapped to this key now, filters the plaintext columns and orders them.
+        let summaries = super::search::summaries(st, a, &keys, me, &me_key, &fp).await?;
+        hits = f.search.matches(&summaries).into_iter().collect();
+        let mut hq = q.clone();
+        hq.only = Some(&hits);
+        let ordered: Vec<ReportId> = st.reports.inbox_ids(&hq).await?;
         let start = (f.page.max(0) * INBOX_PAGE) as usize;
         page_ids = ordered
             .iter()
@@ -228,9 +224,24 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     } else {
         None
     };
+    // The page's previews: one query for the headers and wraps and one for the tips, then the
+    // crypto on every core.
+    let ids: Vec<ReportId> = rows.iter().map(|r| r.id).collect();
+    let material = st.reports.search_material(&fp, &ids, true).await?;
+    let intake = st.intake_key()?;
+    let x25519 = keys.x25519.clone();
+    let opened = super::search::par_open(material, move |m| {
+        super::search::preview(&intake, &x25519, &me_key, m, PREVIEW_CHARS)
+    })
+    .await?;
+    let mut opened: std::collections::HashMap<ReportId, _> = opened.into_iter().collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let (text, area) = match preview(st, &certified, &a.current.staff_id, &keys, row.id).await {
+        // A report unshared since the page was read has no material now: it is left out.
+        let Some(result) = opened.remove(&row.id) else {
+            continue;
+        };
+        let (text, area) = match result {
             Ok((t, area)) => (Some(t), area),
             Err(ShareError::Tampered(why)) => {
                 tracing::error!("desk: a report in the inbox failed an integrity check: {why}");
@@ -278,44 +289,10 @@ async fn flagged_counts(st: &DeskState, fp: &str, cut: Cutoffs) -> Result<(i64, 
     {
         return Ok(*counts);
     }
-    let mut all = InboxQuery::all(fp, 0, 0);
-    all.sla = Some(SlaFilter::TriageOverdue(cut.triage));
-    let triage = st.reports.inbox_count(&all).await?;
-    all.sla = Some(SlaFilter::AnswerOverdue(cut.answer));
-    let answer = st.reports.inbox_count(&all).await?;
+    let (triage, answer) = st.reports.flag_counts(fp, cut.triage, cut.answer).await?;
     st.flag_counts
         .lock()
         .expect("flag counts")
         .insert(fp.to_owned(), (std::time::Instant::now(), (triage, answer)));
     Ok((triage, answer))
-}
-
-/// The first words of report `id`'s tip and its area: the header, the K_r wrap and the tip item checked (the
-/// tip is the item the signed header names, opened under its AAD), not the whole chain.
-async fn preview(
-    st: &DeskState,
-    certified: &Certified,
-    staff: &str,
-    keys: &StaffKeys,
-    id: ReportId,
-) -> Result<(String, Option<String>), ShareError> {
-    let opened = open_report(st, certified, staff, keys, id).await?;
-    let tip = st
-        .reports
-        .first_item(id)
-        .await?
-        .filter(|t| t.kind == ItemKind::Tip && t.id.bytes() == opened.tip_item && t.seq == 0)
-        .ok_or_else(|| ShareError::Tampered("the tip is not the one the header names".into()))?;
-    let plain = crate::crypto::envelope::open(
-        &opened.k_r,
-        &crate::items::item_aad(id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev),
-        &tip.sealed,
-    )
-    .map_err(|_| ShareError::Tampered("the tip does not open".into()))?;
-    let tip: crate::items::TipPlain = serde_json::from_slice(&plain)
-        .map_err(|_| ShareError::Tampered("the tip is malformed".into()))?;
-    Ok((
-        tip.description.chars().take(PREVIEW_CHARS).collect(),
-        tip.area,
-    ))
 }

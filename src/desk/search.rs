@@ -7,9 +7,10 @@
 //! lifetime; every string is zeroized when the last reference goes (logout, expiry). Each build
 //! or refresh is audited as one `indexed` entry naming every report decrypted for it (I6).
 //!
-//! Need to know holds without trusting the summaries: every query re-reads which reports are
-//! wrapped to the reader's key, so a report unshared a moment ago drops out of the results at
-//! once, and only the page's rows are shown, each opened and checked as in the inbox.
+//! Need to know holds without trusting the summaries: every query's matches go back to the
+//! database, which keeps only those wrapped to the reader's key now (and filters and orders
+//! them), so a report unshared a moment ago drops out of the results at once; only the page's
+//! rows are shown, each opened and checked as in the inbox.
 
 use super::DeskState;
 use super::audit::{Event, Signer};
@@ -23,6 +24,7 @@ use crate::items::{MessagePlain, TipPlain, item_aad};
 use crate::store::SearchMaterial;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Reports decrypted per database round trip.
@@ -44,6 +46,8 @@ pub struct Summaries {
     pub by_id: HashMap<ReportId, Arc<Summary>>,
     /// Reports that failed a check while being summarised (left out, audited once).
     pub failed: HashSet<ReportId>,
+    /// When the ids wrapped to the key were last listed in full.
+    listed: Instant,
 }
 
 impl Summaries {
@@ -93,6 +97,94 @@ impl Query {
     }
 }
 
+/// Runs `f` over every report's material on all cores, off the async workers: the curve
+/// arithmetic (an Ed25519 verification and an X25519 unwrap per report) is the CPU cost of
+/// both the inbox's previews and the search's summaries.
+pub(super) async fn par_open<T, F>(
+    material: Vec<SearchMaterial>,
+    f: F,
+) -> Result<Vec<(ReportId, T)>, ShareError>
+where
+    T: Send + 'static,
+    F: Fn(&SearchMaterial) -> T + Send + Sync + 'static,
+{
+    actix_web::rt::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .max(1);
+        let per = material.len().div_ceil(threads).max(1);
+        let f = &f;
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = material
+                .chunks(per)
+                .map(|part| sc.spawn(move || part.iter().map(|m| (m.id, f(m))).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .map_err(|e| ShareError::Internal(format!("the desk's decryption workers failed: {e}")))
+}
+
+/// K_r and the verified header of a report, from its material.
+fn reporter_key(
+    intake: &ed25519_dalek::VerifyingKey,
+    x25519: &crate::crypto::SecretKey32,
+    me: &RecipientKey,
+    m: &SearchMaterial,
+) -> Result<
+    (
+        crate::crypto::SecretKey32,
+        crate::crypto::header::ReportHeader,
+    ),
+    ShareError,
+> {
+    open_reporter_key(
+        intake,
+        x25519,
+        me,
+        m.id,
+        &m.header,
+        &m.header_sig,
+        &m.wrapped,
+    )
+}
+
+/// The first `chars` characters of a report's tip and its area, from material read with
+/// `tip_only`: the header verifies under the intake key and commits to K_r, and the tip is the
+/// item the header names, opened under its AAD. Not the whole chain (the report page checks
+/// that).
+pub(super) fn preview(
+    intake: &ed25519_dalek::VerifyingKey,
+    x25519: &crate::crypto::SecretKey32,
+    me: &RecipientKey,
+    m: &SearchMaterial,
+    chars: usize,
+) -> Result<(String, Option<String>), ShareError> {
+    let (k_r, header) = reporter_key(intake, x25519, me, m)?;
+    let tip = m
+        .items
+        .iter()
+        .find(|t| t.seq == 0 && t.kind == ItemKind::Tip && t.id.bytes() == header.tip_item)
+        .ok_or_else(|| ShareError::Tampered("the tip is not the one the header names".into()))?;
+    let plain = Zeroizing::new(
+        envelope::open(
+            &k_r,
+            &item_aad(m.id, tip.id, tip.kind, tip.direction, tip.seq, tip.prev),
+            &tip.sealed,
+        )
+        .map_err(|_| ShareError::Tampered("the tip does not open".into()))?,
+    );
+    let mut tip: TipPlain = serde_json::from_slice(&plain)
+        .map_err(|_| ShareError::Tampered("the tip is malformed".into()))?;
+    let text = tip.description.chars().take(chars).collect();
+    zeroize::Zeroize::zeroize(&mut tip.description);
+    Ok((text, tip.area.take()))
+}
+
 /// Opens one report's tip and messages from its material: the header, the wrap and each item's
 /// AAD are checked; a message that fails is a failure of the whole report.
 fn summarise(
@@ -101,15 +193,7 @@ fn summarise(
     me: &RecipientKey,
     m: &SearchMaterial,
 ) -> Result<Summary, ShareError> {
-    let (k_r, header) = open_reporter_key(
-        intake,
-        x25519,
-        me,
-        m.id,
-        &m.header,
-        &m.header_sig,
-        &m.wrapped,
-    )?;
+    let (k_r, header) = reporter_key(intake, x25519, me, m)?;
     let mut text = Zeroizing::new(String::new());
     let mut area = None;
     let mut tip_seen = false;
@@ -162,8 +246,16 @@ fn summarise(
     Ok(Summary { area, text })
 }
 
+/// How long a session trusts its list of wrapped reports while their number is unchanged.
+/// Listing 100,000 ids costs more than a later query may (docs/BENCHMARKS.md); a report shared
+/// or added changes the number and is summarised at the next query. Only an unshare and a share
+/// within this time leave the number as it was, and then the newly shared report is missing
+/// from results until the next listing; need to know never depends on the list, because every
+/// result is checked against the wraps in SQL.
+const RELIST: Duration = Duration::from_secs(60);
+
 /// The session's summaries, built or brought up to date with the reports wrapped to the
-/// reader's key now. Returns them and the ids wrapped now (the query's need-to-know filter).
+/// reader's key now (see [`RELIST`]).
 pub async fn summaries(
     st: &DeskState,
     a: &Authed,
@@ -171,14 +263,26 @@ pub async fn summaries(
     me_id: StaffId,
     me: &RecipientKey,
     fp: &str,
-) -> Result<(Arc<Summaries>, HashSet<ReportId>), ShareError> {
+) -> Result<Arc<Summaries>, ShareError> {
+    let old = st.sessions.summaries(&a.token).filter(|s| s.fp == fp);
+    if let Some(s) = &old
+        && s.listed.elapsed() < RELIST
+    {
+        let held = st
+            .reports
+            .inbox_count(&crate::store::InboxQuery::all(fp, 0, 0))
+            .await?;
+        if held == (s.by_id.len() + s.failed.len()) as i64 {
+            return Ok(s.clone());
+        }
+    }
+    let listed = Instant::now();
     let wrapped: HashSet<ReportId> = st
         .reports
         .wrapped_report_ids(fp)
         .await?
         .into_iter()
         .collect();
-    let old = st.sessions.summaries(&a.token).filter(|s| s.fp == fp);
     let missing: Vec<ReportId> = {
         let mut v: Vec<ReportId> = wrapped
             .iter()
@@ -191,45 +295,14 @@ pub async fn summaries(
         v.sort_by_key(|i| i.bytes());
         v
     };
-    if missing.is_empty()
-        && let Some(s) = &old
-    {
-        return Ok((s.clone(), wrapped));
-    }
     let intake = st.intake_key()?;
     let mut by_id: HashMap<ReportId, Arc<Summary>> = HashMap::new();
     let mut failed: HashSet<ReportId> = HashSet::new();
     let mut decrypted = Vec::new();
     for chunk in missing.chunks(BATCH) {
-        let material = st.reports.search_material(fp, chunk).await?;
-        let keys2 = keys.x25519.clone();
-        let me2 = me.clone();
-        // The crypto runs off the async workers, on every core.
-        let results = actix_web::rt::task::spawn_blocking(move || {
-            let threads = std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .max(1);
-            let per = material.len().div_ceil(threads).max(1);
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = material
-                    .chunks(per)
-                    .map(|part| {
-                        let (keys, me) = (&keys2, &me2);
-                        sc.spawn(move || {
-                            part.iter()
-                                .map(|m| (m.id, summarise(&intake, keys, me, m)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(|e| ShareError::Internal(format!("the search workers failed: {e}")))?;
+        let material = st.reports.search_material(fp, chunk, false).await?;
+        let (x25519, me2) = (keys.x25519.clone(), me.clone());
+        let results = par_open(material, move |m| summarise(&intake, &x25519, &me2, m)).await?;
         for (id, r) in results {
             match r {
                 Ok(s) => {
@@ -275,7 +348,8 @@ pub async fn summaries(
         fp: fp.to_owned(),
         by_id,
         failed,
+        listed,
     });
     st.sessions.set_summaries(&a.token, s.clone());
-    Ok((s, wrapped))
+    Ok(s)
 }

@@ -148,10 +148,13 @@ impl Store {
     /// [`SearchMaterial`] for `ids` (at most a few hundred at a time: each is a bound
     /// parameter), for the reader whose X25519 fingerprint is `recipient_fp`. Reports without
     /// such a wrap are left out.
+    ///
+    /// With `tip_only`, the items are the first one alone (the inbox's previews).
     pub async fn search_material(
         &self,
         recipient_fp: &str,
         ids: &[ReportId],
+        tip_only: bool,
     ) -> Result<Vec<SearchMaterial>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -173,9 +176,10 @@ impl Store {
         let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 3)).collect();
         let sql = format!(
             "SELECT report_id, {ITEM_COLUMNS} FROM items \
-             WHERE (seq = 0 OR kind = $1) AND direction <> $2 AND report_id IN ({}) \
+             WHERE (seq = 0 OR kind = $1) AND direction <> $2 AND report_id IN ({}){} \
              ORDER BY report_id, seq",
-            list.join(", ")
+            list.join(", "),
+            if tip_only { " AND seq = 0" } else { "" }
         );
         let mut q = sqlx::query_as::<
             _,

@@ -6,7 +6,7 @@
 //! Every value a caller supplies is bound; the SQL text is assembled only from fixed fragments
 //! chosen by enum, with placeholders numbered in the order they appear.
 
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::domain::{CloseReason, Direction, ItemKind, Priority, ReportId, Status};
 
 /// A row of the desk's inbox: the plaintext routing columns only (nothing sealed).
@@ -168,18 +168,31 @@ impl Sql {
     }
 }
 
-/// The oldest reporter message of report `{r}.id` that no later staff message answers.
-fn waiting_since(r: &str) -> String {
+/// `FROM items i WHERE ...`: the reporter messages of report `{r}.id` that no later staff
+/// message answers.
+fn unanswered(r: &str) -> String {
     let (msg, from, to) = (
         ItemKind::Message as i16,
         Direction::ReporterToStaff as i16,
         Direction::StaffToReporter as i16,
     );
     format!(
-        "(SELECT MIN(i.day) FROM items i WHERE i.report_id = {r}.id AND i.kind = {msg} \
+        "FROM items i WHERE i.report_id = {r}.id AND i.kind = {msg} \
          AND i.direction = {from} AND NOT EXISTS (SELECT 1 FROM items j \
-         WHERE j.report_id = {r}.id AND j.kind = {msg} AND j.direction = {to} AND j.seq > i.seq))"
+         WHERE j.report_id = {r}.id AND j.kind = {msg} AND j.direction = {to} AND j.seq > i.seq)"
     )
+}
+
+/// The oldest reporter message of report `{r}.id` that no later staff message answers.
+fn waiting_since(r: &str) -> String {
+    format!("(SELECT MIN(i.day) {})", unanswered(r))
+}
+
+/// Report `{r}.id` has a reporter message, written on or before the bound day, that no later
+/// staff message answers: the oldest unanswered message is then at least that old, so this is
+/// `waiting_since <= day` without computing the minimum. The day is bound right after.
+fn unanswered_since(r: &str) -> String {
+    format!("EXISTS (SELECT 1 {} AND i.day <= ", unanswered(r))
 }
 
 fn triage_overdue(sql: &mut Sql, cut: i64) {
@@ -190,19 +203,68 @@ fn triage_overdue(sql: &mut Sql, cut: i64) {
 
 fn answer_overdue(sql: &mut Sql, cut: i64) {
     sql.push(&format!(
-        "(r.status <> 'closed' AND {} <= ",
-        waiting_since("r")
+        "(r.status <> 'closed' AND {}",
+        unanswered_since("r")
     ))
     .bind(Arg::Int(cut))
-    .push(")");
+    .push("))");
 }
 
-/// `FROM ... WHERE ...` of an inbox query.
-fn from_where(q: &InboxQuery<'_>) -> Sql {
+/// Whether report `r.id` is wrapped to the reader's key (bound as `$1`).
+const WRAPPED: &str = "EXISTS (SELECT 1 FROM report_wraps rw WHERE rw.report_id = r.id \
+                       AND rw.recipient_fp = $1 AND rw.purpose = 1)";
+
+/// A list of report ids bound as one parameter (any length, one placeholder): a JSON array
+/// read by `json_each` on SQLite, a comma-separated list split by `string_to_array` on
+/// PostgreSQL (a hyphenated UUID holds no comma or quote).
+fn in_list(sql: &mut Sql, backend: Backend, ids: &[ReportId]) {
+    let joined: Vec<String> = ids.iter().map(ReportId::to_string).collect();
+    match backend {
+        Backend::Sqlite => {
+            sql.push("r.id IN (SELECT value FROM json_each(")
+                .bind(Arg::Text(
+                    serde_json::to_string(&joined).unwrap_or_else(|_| "[]".into()),
+                ))
+                .push("))");
+        }
+        Backend::Postgres => {
+            sql.push("r.id = ANY(string_to_array(")
+                .bind(Arg::Text(joined.join(",")))
+                .push(", ','))");
+        }
+    }
+}
+
+/// `FROM ... WHERE ...` of an inbox query. With `walk`, only the first `walk` reports of the
+/// whole table in day order are considered, each probed for the reader's wrap (see
+/// [`Store::inbox`]); with a list of ids (`only`), each id is looked up by key and probed;
+/// otherwise the reader's wraps are joined to their reports, which the database can start from
+/// the wrap index when the reader holds few.
+fn from_where(q: &InboxQuery<'_>, backend: Backend, walk: Option<i64>) -> Sql {
     let mut sql = Sql::default();
-    sql.push(" FROM reports r JOIN report_wraps w ON w.report_id = r.id WHERE w.recipient_fp = ")
-        .bind(Arg::Text(q.recipient_fp.to_owned()))
-        .push(" AND w.purpose = 1");
+    // `$1`, the reader's fingerprint, is always the first placeholder.
+    sql.args.push(Arg::Text(q.recipient_fp.to_owned()));
+    match walk {
+        // A list of ids is looked up by key, each probed for the reader's wrap.
+        None if q.only.is_some() => {
+            sql.push(&format!(" FROM reports r WHERE {WRAPPED}"));
+        }
+        Some(n) => {
+            let dir = if q.descending { "DESC" } else { "ASC" };
+            sql.push(&format!(
+                " FROM reports r WHERE {WRAPPED} AND r.id IN (SELECT x.id FROM reports x \
+                 ORDER BY x.received_day {dir}, x.id {dir} LIMIT "
+            ))
+            .bind(Arg::Int(n))
+            .push(")");
+        }
+        None => {
+            sql.push(
+                " FROM reports r JOIN report_wraps w ON w.report_id = r.id \
+                 WHERE w.recipient_fp = $1 AND w.purpose = 1",
+            );
+        }
+    }
     if let Some(s) = q.status {
         sql.push(" AND r.status = ")
             .bind(Arg::Text(s.as_str().into()));
@@ -242,14 +304,9 @@ fn from_where(q: &InboxQuery<'_>) -> Sql {
         Some(SlaFilter::Neither { triage, answer }) => {
             sql.push(" AND NOT (");
             triage_overdue(&mut sql, triage);
-            sql.push(" OR COALESCE(");
-            // NULL (nothing waiting) is "not overdue".
-            sql.push(&format!(
-                "(r.status <> 'closed' AND {} <= ",
-                waiting_since("r")
-            ))
-            .bind(Arg::Int(answer))
-            .push("), FALSE))");
+            sql.push(" OR ");
+            answer_overdue(&mut sql, answer);
+            sql.push(")");
         }
         None => {}
     }
@@ -257,25 +314,20 @@ fn from_where(q: &InboxQuery<'_>) -> Sql {
         if ids.is_empty() {
             sql.push(" AND 1 = 0");
         } else {
-            sql.push(" AND r.id IN (");
-            for (n, id) in ids.iter().enumerate() {
-                if n > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Arg::Text(id.to_string()));
-            }
-            sql.push(")");
+            sql.push(" AND ");
+            in_list(&mut sql, backend, ids);
         }
     }
     sql
 }
 
 /// `ORDER BY` of a query: its declared field, then the received day, then the random id, so
-/// ties never fall back to physical order.
+/// ties never fall back to physical order. By day, the id runs in the same direction as the
+/// day, so one index (`reports_by_day`) serves both directions.
 fn order_by(q: &InboxQuery<'_>) -> String {
     let dir = if q.descending { "DESC" } else { "ASC" };
     match q.sort {
-        Sort::Day => format!(" ORDER BY r.received_day {dir}, r.id"),
+        Sort::Day => format!(" ORDER BY r.received_day {dir}, r.id {dir}"),
         Sort::Priority => format!(" ORDER BY r.priority {dir}, r.received_day DESC, r.id"),
         Sort::Status => format!(" ORDER BY {STATUS_ORDER} {dir}, r.received_day DESC, r.id"),
     }
@@ -324,35 +376,50 @@ type RawRow = (
 const ROW_COLUMNS: &str = "r.id, r.received_day, r.category, r.status, r.closed_reason, \
                            r.duplicate_of, CAST(r.priority AS BIGINT), r.assignee";
 
+/// How many reports, per report on the page asked for, an inbox first walks in day order before
+/// it falls back to joining every wrap of the reader: a reader holding most reports (a
+/// supervisor) finds a page among the first few, and a reader holding few pays for this walk
+/// once, bounded, before the join that suits them.
+const WALK_FACTOR: i64 = 4;
+
 impl Store {
     /// One page of an inbox query and how many reports match it in all. The page's rows carry
     /// their unanswered-message day, looked up for the page only, so a page costs the same
     /// however many reports there are.
+    ///
+    /// Sorted by day, the page is first looked for among the newest `WALK_FACTOR × (offset +
+    /// limit)` reports of the whole table (an index walk). When that prefix holds a full page
+    /// of matches, those are exactly the first matches in the full order, because every report
+    /// before the page's last row lies inside the prefix; otherwise the query runs over all the
+    /// reports.
     pub async fn inbox(&self, q: &InboxQuery<'_>) -> Result<(Vec<InboxRow>, i64), StoreError> {
-        let mut sql = Sql::after(&format!("SELECT {ROW_COLUMNS}"), from_where(q));
-        sql.push(&order_by(q))
-            .push(" LIMIT ")
-            .bind(Arg::Int(q.limit));
-        sql.push(" OFFSET ").bind(Arg::Int(q.offset));
-        let raw: Vec<RawRow> = sql.query_as().fetch_all(&self.pool).await?;
+        let want = q.offset.saturating_add(q.limit);
+        let mut raw: Option<Vec<RawRow>> = None;
+        if q.sort == Sort::Day && q.only.is_none() && q.limit > 0 {
+            let walked = self
+                .inbox_page(q, Some(want.saturating_mul(WALK_FACTOR)))
+                .await?;
+            if walked.len() as i64 == q.limit {
+                raw = Some(walked);
+            }
+        }
+        let raw = match raw {
+            Some(r) => r,
+            None => self.inbox_page(q, None).await?,
+        };
         let mut rows = raw
             .into_iter()
             .map(parse_row)
             .collect::<Result<Vec<_>, _>>()?;
         let total = self.inbox_count(q).await?;
         if !rows.is_empty() {
+            let ids: Vec<ReportId> = rows.iter().map(|r| r.id).collect();
             let mut w = Sql::default();
             w.push(&format!(
-                "SELECT r.id, {} FROM reports r WHERE r.id IN (",
+                "SELECT r.id, {} FROM reports r WHERE ",
                 waiting_since("r")
             ));
-            for (n, r) in rows.iter().enumerate() {
-                if n > 0 {
-                    w.push(", ");
-                }
-                w.bind(Arg::Text(r.id.to_string()));
-            }
-            w.push(")");
+            in_list(&mut w, self.backend, &ids);
             let waiting: Vec<(String, Option<i64>)> = w.query_as().fetch_all(&self.pool).await?;
             for row in &mut rows {
                 let id = row.id.to_string();
@@ -362,10 +429,26 @@ impl Store {
         Ok((rows, total))
     }
 
+    async fn inbox_page(
+        &self,
+        q: &InboxQuery<'_>,
+        walk: Option<i64>,
+    ) -> Result<Vec<RawRow>, StoreError> {
+        let mut sql = Sql::after(
+            &format!("SELECT {ROW_COLUMNS}"),
+            from_where(q, self.backend, walk),
+        );
+        sql.push(&order_by(q))
+            .push(" LIMIT ")
+            .bind(Arg::Int(q.limit));
+        sql.push(" OFFSET ").bind(Arg::Int(q.offset));
+        Ok(sql.query_as().fetch_all(&self.pool).await?)
+    }
+
     /// Every report id an inbox query matches, in its order, without paging: the desk's
-    /// search keeps those its session summaries match, then pages them itself.
+    /// search passes the reports its session summaries match as `only`, then pages them itself.
     pub async fn inbox_ids(&self, q: &InboxQuery<'_>) -> Result<Vec<ReportId>, StoreError> {
-        let mut sql = Sql::after("SELECT r.id", from_where(q));
+        let mut sql = Sql::after("SELECT r.id", from_where(q, self.backend, None));
         sql.push(&order_by(q));
         let rows: Vec<(String,)> = sql.query_as().fetch_all(&self.pool).await?;
         rows.into_iter()
@@ -375,8 +458,8 @@ impl Store {
             .collect()
     }
 
-    /// How many reports an inbox query matches (the SLA counts shown to supervisors). Without
-    /// a filter that is the reader's wraps, counted from their index alone.
+    /// How many reports an inbox query matches. Without a filter that is the reader's wraps,
+    /// counted from their index alone.
     pub async fn inbox_count(&self, q: &InboxQuery<'_>) -> Result<i64, StoreError> {
         let unfiltered = q.status.is_none()
             && q.priority.is_none()
@@ -393,11 +476,48 @@ impl Store {
             .await?;
             return Ok(n);
         }
-        let (n,): (i64,) = Sql::after("SELECT COUNT(*)", from_where(q))
+        let (n,): (i64,) = Sql::after("SELECT COUNT(*)", from_where(q, self.backend, None))
             .query_as()
             .fetch_one(&self.pool)
             .await?;
         Ok(n)
+    }
+
+    /// The two SLA flag counts of the reports wrapped to `recipient_fp` (the supervisors'
+    /// summary): still `new` on or before `triage_cut`, and not closed with a reporter message
+    /// unanswered since `answer_cut` or earlier. The second starts from the reporter's messages
+    /// (`items_by_kind_day`), not from every report.
+    pub async fn flag_counts(
+        &self,
+        recipient_fp: &str,
+        triage_cut: i64,
+        answer_cut: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let (triage,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM reports r WHERE r.status = 'new' AND r.received_day <= $2 \
+             AND {WRAPPED}"
+        )))
+        .bind(recipient_fp)
+        .bind(triage_cut)
+        .fetch_one(&self.pool)
+        .await?;
+        let (msg, from, to) = (
+            ItemKind::Message as i16,
+            Direction::ReporterToStaff as i16,
+            Direction::StaffToReporter as i16,
+        );
+        let (answer,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT i.report_id) FROM items i JOIN reports r ON r.id = i.report_id \
+             WHERE i.kind = {msg} AND i.direction = {from} AND i.day <= $2 \
+             AND r.status <> 'closed' AND {WRAPPED} AND NOT EXISTS (SELECT 1 FROM items j \
+             WHERE j.report_id = i.report_id AND j.kind = {msg} AND j.direction = {to} \
+             AND j.seq > i.seq)"
+        )))
+        .bind(recipient_fp)
+        .bind(answer_cut)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((triage, answer))
     }
 
     /// One report's triage columns (the report page shows them), or `None`.

@@ -11,7 +11,8 @@ use serde_json::json;
 on_both!(
     labels_stay_with_staff,
     triage_moves_reports_to_an_outcome_the_reporter_sees_late,
-    sla_flags_follow_the_cutoffs_in_the_database
+    sla_flags_follow_the_cutoffs_in_the_database,
+    inbox_pages_follow_the_full_order_for_any_reader
 );
 
 async fn post(b: &mut Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
@@ -470,4 +471,159 @@ async fn labels_stay_with_staff(b: Backend) {
         "{rec}"
     );
     store.close().await;
+}
+
+/// The inbox's first pages walk the newest reports and stop (`Store::inbox`), falling back to
+/// the full query when that walk holds too few of the reader's: every page, for a reader who
+/// holds every report and for one who holds a few, filtered or not, in both directions, must be
+/// exactly the slice of the full order (day, then random id) that a hand sort gives. Rows are
+/// inserted through the store with many reports on the same day, so ties are common; their
+/// sealed blobs are never opened here. The supervisors' flag counts are checked against a hand
+/// count of the same rows.
+async fn inbox_pages_follow_the_full_order_for_any_reader(b: Backend) {
+    use bisik::domain::{Direction, ItemId, ItemKind, ReportId, Status, today};
+    use bisik::store::{InboxQuery, NewItem, NewReport};
+    let app = TestApp::start(b).await;
+    let store = app.store().await;
+    let (all_fp, few_fp) = ("aa".repeat(32), "bb".repeat(32));
+    let day = today();
+    let mut made: Vec<(ReportId, i64, bool)> = Vec::new();
+    let mut rows = Vec::new();
+    for n in 0..130_i64 {
+        let id = ReportId::new();
+        let few = n % 9 == 0;
+        let received = day - (n * 7919) % 12;
+        let mut wraps = vec![(all_fp.clone(), 1_i16, vec![1u8; 8])];
+        if few {
+            wraps.push((few_fp.clone(), 1, vec![2u8; 8]));
+        }
+        let mut tag = [0u8; 32];
+        tag[..16].copy_from_slice(&id.bytes());
+        rows.push(NewReport {
+            id,
+            unit: "bnnk-hss".into(),
+            category: "lainnya".into(),
+            received_day: received,
+            header: vec![0; 8],
+            header_sig: vec![0; 64],
+            wraps,
+            tag,
+            kdf_version: 1,
+            wrapped_key: vec![0; 48],
+            expires_day: day + 90,
+            tip: NewItem {
+                id: ItemId::new(),
+                kind: ItemKind::Tip,
+                direction: Direction::ReporterToStaff,
+                sealed: vec![0; 40],
+                prev: [0; 32],
+                day: received,
+                idem: None,
+            },
+            head: (vec![0; 8], vec![0; 64]),
+        });
+        made.push((id, received, few));
+    }
+    let refs: Vec<&NewReport> = rows.iter().collect();
+    store.insert_reports(&refs).await.unwrap();
+    // Every third report is in review; every fifth has a reporter message (day - 6), and every
+    // tenth also has staff's answer after it.
+    let mut in_review = std::collections::HashSet::new();
+    let mut waiting = std::collections::HashSet::new();
+    for (n, (id, _, _)) in made.iter().enumerate() {
+        if n % 3 == 0 {
+            store
+                .set_triage_status(*id, Status::InReview, None, None, day)
+                .await
+                .unwrap();
+            in_review.insert(*id);
+        }
+        if n % 5 == 0 {
+            let mut seq = 1;
+            for dir in [Direction::ReporterToStaff, Direction::StaffToReporter] {
+                if dir == Direction::StaffToReporter && n % 10 != 0 {
+                    continue;
+                }
+                let item = NewItem {
+                    id: ItemId::new(),
+                    kind: ItemKind::Message,
+                    direction: dir,
+                    sealed: vec![0; 40],
+                    prev: [0; 32],
+                    day: day - 6,
+                    idem: None,
+                };
+                let head = vec![seq as u8; 8];
+                let r = store
+                    .append_item(*id, seq, &item, (&head, &[0; 64]), None)
+                    .await
+                    .unwrap();
+                assert_eq!(r, bisik::store::Appended::Stored);
+                seq += 1;
+            }
+            if n % 10 != 0 {
+                waiting.insert(*id);
+            }
+        }
+    }
+    for (fp, few) in [(&all_fp, false), (&few_fp, true)] {
+        for status in [None, Some(Status::New)] {
+            for descending in [true, false] {
+                let mut want: Vec<(i64, [u8; 16], ReportId)> = made
+                    .iter()
+                    .filter(|(_, _, f)| !few || *f)
+                    .filter(|(id, _, _)| match status {
+                        Some(Status::New) => !in_review.contains(id),
+                        _ => true,
+                    })
+                    .map(|(id, d, _)| (*d, id.bytes(), *id))
+                    .collect();
+                want.sort_by_key(|w| (w.0, w.1));
+                if descending {
+                    want.reverse();
+                }
+                let want: Vec<ReportId> = want.into_iter().map(|(_, _, id)| id).collect();
+                for limit in [1_i64, 5, 50] {
+                    for offset in [0_i64, 3, 10, 45, 100, 140] {
+                        let mut q = InboxQuery::all(fp, limit, offset);
+                        q.status = status;
+                        q.descending = descending;
+                        let (page, total) = store.inbox(&q).await.unwrap();
+                        let got: Vec<ReportId> = page.iter().map(|r| r.id).collect();
+                        let slice: Vec<ReportId> = want
+                            .iter()
+                            .skip(offset as usize)
+                            .take(limit as usize)
+                            .copied()
+                            .collect();
+                        assert_eq!(
+                            got, slice,
+                            "reader holding few: {few}, status {status:?}, descending \
+                             {descending}, limit {limit}, offset {offset}"
+                        );
+                        assert_eq!(total, want.len() as i64);
+                    }
+                }
+            }
+        }
+        // The flag counts, against a hand count: new and received by the cut-off; waiting
+        // since day - 6, so overdue from an answer cut-off of day - 6 on.
+        let held = |id: &ReportId| made.iter().any(|(m, _, f)| m == id && (!few || *f));
+        for (triage_cut, answer_cut) in [(day - 5, day - 6), (day, day - 7), (day - 12, day)] {
+            let triage = made
+                .iter()
+                .filter(|(id, d, f)| (!few || *f) && !in_review.contains(id) && *d <= triage_cut)
+                .count() as i64;
+            let answer = if answer_cut >= day - 6 {
+                waiting.iter().filter(|id| held(id)).count() as i64
+            } else {
+                0
+            };
+            assert_eq!(
+                store.flag_counts(fp, triage_cut, answer_cut).await.unwrap(),
+                (triage, answer),
+                "reader holding few: {few}, cut-offs {triage_cut} {answer_cut}"
+            );
+        }
+    }
 }
