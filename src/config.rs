@@ -205,6 +205,10 @@ pub struct Desk {
     /// Longest back-off, in seconds: a flood against one account never shuts its owner out
     /// for longer than this.
     pub backoff_max_secs: u64,
+    /// Reports a session's search opens in its first step (default 1,000); later steps double,
+    /// up to 16 of these. A first search sorted by day is answered once the opened reports
+    /// fill its page (docs/BENCHMARKS.md). Tests lower it (BISIK_DESK_SEARCH_FIRST_STEP).
+    pub search_first_step: usize,
 }
 
 impl Default for Desk {
@@ -220,6 +224,7 @@ impl Default for Desk {
             backoff_free_failures: 3,
             backoff_base_secs: 2,
             backoff_max_secs: 300,
+            search_first_step: 1_000,
         }
     }
 }
@@ -610,6 +615,9 @@ impl Config {
         if let Some(v) = env("BISIK_DESK_SESSION_IDLE_SECS") {
             self.desk.session_idle_secs = num("BISIK_DESK_SESSION_IDLE_SECS", v)?;
         }
+        if let Some(v) = env("BISIK_DESK_SEARCH_FIRST_STEP") {
+            self.desk.search_first_step = num("BISIK_DESK_SEARCH_FIRST_STEP", v)?;
+        }
         if let Some(v) = env("BISIK_DESK_BACKOFF_BASE_SECS") {
             self.desk.backoff_base_secs = num("BISIK_DESK_BACKOFF_BASE_SECS", v)?;
         }
@@ -804,6 +812,12 @@ impl Config {
             return Err(bad(format!(
                 "settings desk.kdf_pool (1 to 64) and desk.kdf_queue (1 to 10000) are out of range: {} and {}",
                 self.desk.kdf_pool, self.desk.kdf_queue
+            )));
+        }
+        if !(1..=100_000).contains(&self.desk.search_first_step) {
+            return Err(bad(format!(
+                "setting desk.search_first_step (BISIK_DESK_SEARCH_FIRST_STEP) must be between 1 and 100000, got {}",
+                self.desk.search_first_step
             )));
         }
         if !(1..=300).contains(&self.desk.kdf_wait_secs) {

@@ -312,6 +312,18 @@ pub struct ReportList {
     pub page: i64,
     /// For supervisors: flagged reports (triage overdue, answer overdue).
     pub flagged: Option<FlaggedCounts>,
+    /// Set while the session is still decrypting its search summaries (a new session's first
+    /// search): the reports shown are the right ones, `total` is a lower bound; ask again.
+    pub searching: Option<SearchProgress>,
+}
+
+/// How far a session's search summaries have got.
+#[derive(Serialize, ToSchema)]
+pub struct SearchProgress {
+    /// Reports opened so far, newest first.
+    pub opened: usize,
+    /// Reports to open.
+    pub of: usize,
 }
 
 /// Flag counts.
@@ -397,6 +409,7 @@ pub async fn list(req: HttpRequest, st: Data<DeskState>) -> HttpResponse {
             rows: Vec::new(),
             total: 0,
             flagged: None,
+            searching: None,
         },
         Err(e) => return share_error(e),
     };
@@ -434,6 +447,9 @@ pub async fn list(req: HttpRequest, st: Data<DeskState>) -> HttpResponse {
                 triage_overdue: t,
                 answer_overdue: m,
             }),
+            searching: view
+                .searching
+                .map(|(opened, of)| SearchProgress { opened, of }),
         })
 }
 
@@ -1063,7 +1079,7 @@ impl utoipa::Modify for BearerAuth {
     paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, openapi_json),
     components(schemas(
         SessionRequest, SessionResponse, MeResponse, ReportList, ReportSummary, SlaView,
-        FlaggedCounts, ReportDetail, TipView, ThreadEntry, StatusRequest, PriorityRequest,
+        FlaggedCounts, SearchProgress, ReportDetail, TipView, ThreadEntry, StatusRequest, PriorityRequest,
         TextRequest, Written, ShareRequest, LabelsRequest, BulkRequest, ChangeResponse, ErrorBody,
         Status, CloseReason, Priority
     )),

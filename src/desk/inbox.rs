@@ -152,10 +152,17 @@ pub struct Inbox {
     pub total: i64,
     /// For supervisors: how many of their reports are flagged (triage, answer).
     pub flagged: Option<(i64, i64)>,
+    /// While the session's search summaries are still being built: (reports opened, reports
+    /// to open). `total` is then a lower bound; the rows shown are already the right ones.
+    pub searching: Option<(usize, usize)>,
 }
 
 /// One page of the reports the acting certified staff member holds that match `f`.
-pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, ShareError> {
+pub async fn inbox(
+    st: &actix_web::web::Data<DeskState>,
+    a: &Authed,
+    f: &Filter,
+) -> Result<Inbox, ShareError> {
     let certified = st.audit.certified().await?;
     let (keys, me) = acting(a, &certified, false)?;
     let mine = st
@@ -192,18 +199,46 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     q.descending = !f.ascending;
     let me_key = recipient(&mine)?;
     let page_ids: Vec<ReportId>;
-    let hits: Vec<ReportId>;
+    let mut hits: Vec<ReportId>;
+    let mut searching = None;
     let (rows, total) = if f.search.is_empty() {
         st.reports.inbox(&q).await?
     } else {
         // Sealed fields: the session's summaries say which match; the database keeps those
-        // wrapped to this key now, filters the plaintext columns and orders them.
-        let summaries = super::search::summaries(st, a, &keys, me, &me_key, &fp).await?;
-        hits = f.search.matches(&summaries).into_iter().collect();
-        let mut hq = q.clone();
-        hq.only = Some(&hits);
-        let ordered: Vec<ReportId> = st.reports.inbox_ids(&hq).await?;
+        // wrapped to this key now, filters the plaintext columns and orders them. A build
+        // still running answers as soon as the page is certain: sorted newest first, every
+        // report not yet opened is older than every one opened, so once the opened ones fill
+        // the page nothing unopened can come before them.
+        let cell = super::search::cell(st, a, &keys, me, &me_key, &fp).await?;
+        let mut rx = cell.subscribe();
+        let certain = matches!(q.sort, crate::store::Sort::Day) && q.descending;
         let start = (f.page.max(0) * INBOX_PAGE) as usize;
+        let deadline = tokio::time::Instant::now() + SEARCH_WAIT;
+        let ordered: Vec<ReportId> = loop {
+            let snap = rx.borrow_and_update().clone();
+            if let Some(why) = snap.broken() {
+                return Err(ShareError::Internal(why.to_owned()));
+            }
+            hits = f.search.matches(snap.clone()).await?;
+            let mut hq = q.clone();
+            hq.only = Some(&hits);
+            let ordered = st.reports.inbox_ids(&hq).await?;
+            if snap.complete() {
+                break ordered;
+            }
+            if certain && ordered.len() >= start + INBOX_PAGE as usize {
+                searching = Some(snap.progress());
+                break ordered;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => {
+                    return Err(ShareError::Internal(
+                        "the session's search summaries did not finish in time".into(),
+                    ));
+                }
+            }
+        };
         page_ids = ordered
             .iter()
             .skip(start)
@@ -230,8 +265,8 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
     let material = st.reports.search_material(&fp, &ids, true).await?;
     let intake = st.intake_key()?;
     let x25519 = keys.x25519.clone();
-    let opened = super::search::par_open(material, move |m| {
-        super::search::preview(&intake, &x25519, &me_key, m, PREVIEW_CHARS)
+    let opened = super::search::par_open(intake, material, move |m, h| {
+        super::search::preview(&x25519, &me_key, m, h, PREVIEW_CHARS)
     })
     .await?;
     let mut opened: std::collections::HashMap<ReportId, _> = opened.into_iter().collect();
@@ -274,25 +309,67 @@ pub async fn inbox(st: &DeskState, a: &Authed, f: &Filter) -> Result<Inbox, Shar
         rows: out,
         total,
         flagged,
+        searching,
     })
 }
 
-/// How long the supervisors' flag counts are reused: they are a summary, not a list, and
-/// counting them costs a pass over every report the key holds (docs/BENCHMARKS.md).
+/// How long a search waits for the session's summaries when its page cannot be answered from
+/// part of them (another sort, a later page, a rare word): longer than a build of 100,000
+/// reports takes on two cores (docs/BENCHMARKS.md).
+const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long the supervisors' flag counts are reused before they are counted again: they are a
+/// summary, not a list, and counting them costs a pass over every report the key holds
+/// (docs/BENCHMARKS.md).
 const FLAG_COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The flag counts (triage overdue, answer overdue) of the reports wrapped to `fp`, counted at
-/// most once a minute per key; a filtered inbox view (`sla=...`) always counts afresh.
-async fn flagged_counts(st: &DeskState, fp: &str, cut: Cutoffs) -> Result<(i64, i64), ShareError> {
-    if let Some((at, counts)) = st.flag_counts.lock().expect("flag counts").get(fp)
-        && at.elapsed() < FLAG_COUNTS_TTL
-    {
-        return Ok(*counts);
+/// The flag counts (triage overdue, answer overdue) of the reports wrapped to `fp`. Only the
+/// first page a key ever asks for waits for the count; after that the page shows the last
+/// count and, once it is a minute old, a recount runs in the background for the next page. A
+/// filtered inbox view (`sla=...`) always counts afresh.
+async fn flagged_counts(
+    st: &actix_web::web::Data<DeskState>,
+    fp: &str,
+    cut: Cutoffs,
+) -> Result<(i64, i64), ShareError> {
+    let cached = {
+        let mut held = st.flag_counts.lock().expect("flag counts");
+        match held.get_mut(fp) {
+            Some((at, counts)) => {
+                let stale = at.elapsed() >= FLAG_COUNTS_TTL;
+                if stale {
+                    // Claimed: the next pages wait for this recount, not start their own.
+                    *at = std::time::Instant::now();
+                }
+                Some((*counts, stale))
+            }
+            None => None,
+        }
+    };
+    match cached {
+        Some((counts, false)) => Ok(counts),
+        Some((counts, true)) => {
+            let (st, fp) = (st.clone(), fp.to_owned());
+            actix_web::rt::spawn(async move {
+                match st.reports.flag_counts(&fp, cut.triage, cut.answer).await {
+                    Ok(c) => {
+                        st.flag_counts
+                            .lock()
+                            .expect("flag counts")
+                            .insert(fp, (std::time::Instant::now(), c));
+                    }
+                    Err(e) => tracing::error!("desk: cannot recount the SLA flags: {e}"),
+                }
+            });
+            Ok(counts)
+        }
+        None => {
+            let counts = st.reports.flag_counts(fp, cut.triage, cut.answer).await?;
+            st.flag_counts
+                .lock()
+                .expect("flag counts")
+                .insert(fp.to_owned(), (std::time::Instant::now(), counts));
+            Ok(counts)
+        }
     }
-    let (triage, answer) = st.reports.flag_counts(fp, cut.triage, cut.answer).await?;
-    st.flag_counts
-        .lock()
-        .expect("flag counts")
-        .insert(fp.to_owned(), (std::time::Instant::now(), (triage, answer)));
-    Ok((triage, answer))
 }

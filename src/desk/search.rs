@@ -16,13 +16,14 @@ use super::DeskState;
 use super::audit::{Event, Signer};
 use super::keys::StaffKeys;
 use super::session::Authed;
-use super::sharing::{ShareError, integrity_failed, open_reporter_key};
+use super::sharing::{ShareError, integrity_failed, key_under_header};
 use crate::crypto::envelope;
+use crate::crypto::header::ReportHeader;
 use crate::crypto::wrap::RecipientKey;
 use crate::domain::{ItemKind, ReportId, StaffId};
 use crate::items::{MessagePlain, TipPlain, item_aad};
 use crate::store::SearchMaterial;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -38,28 +39,61 @@ pub struct Summary {
     pub text: Zeroizing<String>,
 }
 
-/// A session's summaries, for the reader's key fingerprint they were built for.
+/// Summaries in the order they were opened, shared by every later snapshot (a step of a build
+/// adds one chunk; nothing already opened is copied).
+type Chunk = Vec<(ReportId, Arc<Summary>)>;
+
+/// One snapshot of a session's summaries, for the reader's key fingerprint they were built for.
+/// A build publishes a new snapshot after each step; a snapshot never changes.
 pub struct Summaries {
     /// The X25519 fingerprint (hex) the reports were opened with.
     pub fp: String,
-    /// By report (shared with the session's next summaries, so a refresh copies no text).
-    pub by_id: HashMap<ReportId, Arc<Summary>>,
+    chunks: Vec<Arc<Chunk>>,
     /// Reports that failed a check while being summarised (left out, audited once).
     pub failed: HashSet<ReportId>,
     /// When the ids wrapped to the key were last listed in full.
     listed: Instant,
+    /// How many reports were wrapped to the key at that listing.
+    wrapped: usize,
+    /// How many of them, newest first, have been processed (opened, failed, or unshared since
+    /// the listing): every wrapped report before that point of the inbox's default order.
+    done: usize,
+    /// The build stopped with this error; the next search starts a new one.
+    broken: Option<String>,
 }
 
 impl Summaries {
     /// Bytes of decrypted text held (the benchmark records the memory a session's summaries
     /// take).
     pub fn text_bytes(&self) -> usize {
-        self.by_id
-            .values()
-            .map(|s| s.text.len() + s.area.as_ref().map_or(0, |a| a.len()))
+        self.each()
+            .map(|(_, s)| s.text.len() + s.area.as_ref().map_or(0, |a| a.len()))
             .sum()
     }
+
+    /// Whether every report wrapped at the listing has been processed.
+    pub fn complete(&self) -> bool {
+        self.done >= self.wrapped
+    }
+
+    /// (processed, wrapped at the listing): how far a build has got.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done.min(self.wrapped), self.wrapped)
+    }
+
+    /// Why the build stopped, if it did.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    fn each(&self) -> impl Iterator<Item = &(ReportId, Arc<Summary>)> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
 }
+
+/// A session's summaries: the latest snapshot, replaced as a build goes on. The session holds
+/// the only strong reference besides requests in flight; a background build holds a weak one.
+pub type Cell = Arc<tokio::sync::watch::Sender<Arc<Summaries>>>;
 
 /// What a search asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,8 +110,9 @@ impl Query {
         self.area.is_none() && self.text.is_none()
     }
 
-    /// The reports among `s` that match.
-    pub fn matches(&self, s: &Summaries) -> HashSet<ReportId> {
+    /// The reports among `s` that match, found on every core off the async workers (a rare
+    /// word is a scan of every summary's text).
+    pub async fn matches(&self, s: Arc<Summaries>) -> Result<Vec<ReportId>, ShareError> {
         let words: Vec<String> = self
             .text
             .as_deref()
@@ -85,86 +120,125 @@ impl Query {
             .split_whitespace()
             .map(str::to_lowercase)
             .collect();
-        s.by_id
-            .iter()
-            .filter(|(_, v)| match &self.area {
-                Some(a) => v.area.as_deref().map(String::as_str) == Some(a.as_str()),
-                None => true,
+        let area = self.area.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let hit = |v: &Summary| {
+                area.as_ref()
+                    .is_none_or(|a| v.area.as_deref().map(String::as_str) == Some(a.as_str()))
+                    && words.iter().all(|w| v.text.contains(w.as_str()))
+            };
+            let all: Vec<&(ReportId, Arc<Summary>)> = s.each().collect();
+            on_every_core(&all, |part| {
+                part.iter()
+                    .filter(|(_, v)| hit(v))
+                    .map(|(id, _)| *id)
+                    .collect()
             })
-            .filter(|(_, v)| words.iter().all(|w| v.text.contains(w.as_str())))
-            .map(|(id, _)| *id)
-            .collect()
+        })
+        .await
+        .map_err(|e| ShareError::Internal(format!("the desk's search workers failed: {e}")))
     }
 }
 
-/// Runs `f` over every report's material on all cores, off the async workers: the curve
-/// arithmetic (an Ed25519 verification and an X25519 unwrap per report) is the CPU cost of
-/// both the inbox's previews and the search's summaries.
+/// Runs `f` over every report's material on all cores, off the async workers, with each
+/// report's intake-signed header already checked: the curve arithmetic (an Ed25519
+/// verification and an X25519 unwrap per report) is the CPU cost of both the inbox's previews
+/// and the search's summaries. The headers of each core's share are verified as one batch
+/// (about half the cost of one by one); if the batch fails, each is verified alone, strictly,
+/// so the failure is pinned on the reports that caused it.
 pub(super) async fn par_open<T, F>(
+    intake: ed25519_dalek::VerifyingKey,
     material: Vec<SearchMaterial>,
     f: F,
 ) -> Result<Vec<(ReportId, T)>, ShareError>
 where
     T: Send + 'static,
-    F: Fn(&SearchMaterial) -> T + Send + Sync + 'static,
+    F: Fn(&SearchMaterial, Result<ReportHeader, ShareError>) -> T + Send + Sync + 'static,
 {
     actix_web::rt::task::spawn_blocking(move || {
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .max(1);
-        let per = material.len().div_ceil(threads).max(1);
-        let f = &f;
-        std::thread::scope(|sc| {
-            let handles: Vec<_> = material
-                .chunks(per)
-                .map(|part| sc.spawn(move || part.iter().map(|m| (m.id, f(m))).collect::<Vec<_>>()))
-                .collect();
-            handles
+        on_every_core(&material, |part| {
+            headers(&intake, part)
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect::<Vec<_>>()
+                .zip(part)
+                .map(|(h, m)| (m.id, f(m, h)))
+                .collect()
         })
     })
     .await
     .map_err(|e| ShareError::Internal(format!("the desk's decryption workers failed: {e}")))
 }
 
-/// K_r and the verified header of a report, from its material.
-fn reporter_key(
+/// `f` over `items` split into one share per core, the results in the order of `items`.
+fn on_every_core<I: Sync, O: Send>(items: &[I], f: impl Fn(&[I]) -> Vec<O> + Sync) -> Vec<O> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let per = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| sc.spawn(move || f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// The verified headers of `part`, in order: batch verification first, then, only if the batch
+/// fails, strict verification of each (which also decides which ones fail).
+fn headers(
     intake: &ed25519_dalek::VerifyingKey,
+    part: &[SearchMaterial],
+) -> Vec<Result<ReportHeader, ShareError>> {
+    let bad = || {
+        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
+    };
+    let sigs: Option<Vec<ed25519_dalek::Signature>> = part
+        .iter()
+        .map(|m| ed25519_dalek::Signature::from_slice(&m.header_sig).ok())
+        .collect();
+    if let Some(sigs) = sigs {
+        let msgs: Vec<&[u8]> = part.iter().map(|m| m.header.as_slice()).collect();
+        let keys = vec![*intake; part.len()];
+        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+            return part
+                .iter()
+                .map(|m| ReportHeader::decode(&m.header).map_err(|_| bad()))
+                .collect();
+        }
+    }
+    part.iter()
+        .map(|m| ReportHeader::verify(&m.header, &m.header_sig, intake).map_err(|_| bad()))
+        .collect()
+}
+
+/// K_r of a report, from its material and its checked header.
+fn reporter_key(
     x25519: &crate::crypto::SecretKey32,
     me: &RecipientKey,
     m: &SearchMaterial,
-) -> Result<
-    (
-        crate::crypto::SecretKey32,
-        crate::crypto::header::ReportHeader,
-    ),
-    ShareError,
-> {
-    open_reporter_key(
-        intake,
-        x25519,
-        me,
-        m.id,
-        &m.header,
-        &m.header_sig,
-        &m.wrapped,
-    )
+    header: Result<ReportHeader, ShareError>,
+) -> Result<(crate::crypto::SecretKey32, ReportHeader), ShareError> {
+    let header = header?;
+    let k_r = key_under_header(x25519, me, m.id, &header, &m.wrapped)?;
+    Ok((k_r, header))
 }
 
 /// The first `chars` characters of a report's tip and its area, from material read with
-/// `tip_only`: the header verifies under the intake key and commits to K_r, and the tip is the
+/// `tip_only`: the header verified under the intake key (in [`par_open`]) and commits to K_r, and the tip is the
 /// item the header names, opened under its AAD. Not the whole chain (the report page checks
 /// that).
 pub(super) fn preview(
-    intake: &ed25519_dalek::VerifyingKey,
     x25519: &crate::crypto::SecretKey32,
     me: &RecipientKey,
     m: &SearchMaterial,
+    header: Result<ReportHeader, ShareError>,
     chars: usize,
 ) -> Result<(String, Option<String>), ShareError> {
-    let (k_r, header) = reporter_key(intake, x25519, me, m)?;
+    let (k_r, header) = reporter_key(x25519, me, m, header)?;
     let tip = m
         .items
         .iter()
@@ -188,12 +262,12 @@ pub(super) fn preview(
 /// Opens one report's tip and messages from its material: the header, the wrap and each item's
 /// AAD are checked; a message that fails is a failure of the whole report.
 fn summarise(
-    intake: &ed25519_dalek::VerifyingKey,
     x25519: &crate::crypto::SecretKey32,
     me: &RecipientKey,
     m: &SearchMaterial,
+    header: Result<ReportHeader, ShareError>,
 ) -> Result<Summary, ShareError> {
-    let (k_r, header) = reporter_key(intake, x25519, me, m)?;
+    let (k_r, header) = reporter_key(x25519, me, m, header)?;
     let mut text = Zeroizing::new(String::new());
     let mut area = None;
     let mut tip_seen = false;
@@ -254,61 +328,194 @@ fn summarise(
 /// result is checked against the wraps in SQL.
 const RELIST: Duration = Duration::from_secs(60);
 
-/// The session's summaries, built or brought up to date with the reports wrapped to the
-/// reader's key now (see [`RELIST`]).
-pub async fn summaries(
-    st: &DeskState,
+/// The largest step, in first steps (`desk.search_first_step`, default 1,000: the first page
+/// of most searches, opened in a fraction of a second). Steps double up to this; each is one
+/// audited `indexed` entry and one snapshot, so a build of 100,000 reports writes about ten.
+const MAX_STEPS: usize = 16;
+
+/// The session's summaries, brought up to date with the reports wrapped to the reader's key now
+/// (see [`RELIST`]), or a new build started in the background, newest report first. The build
+/// goes on after the request that started it has its answer; callers wait on the cell for as
+/// much of it as their query needs.
+pub async fn cell(
+    st: &actix_web::web::Data<DeskState>,
     a: &Authed,
     keys: &StaffKeys,
     me_id: StaffId,
     me: &RecipientKey,
     fp: &str,
-) -> Result<Arc<Summaries>, ShareError> {
-    let old = st.sessions.summaries(&a.token).filter(|s| s.fp == fp);
-    if let Some(s) = &old
-        && s.listed.elapsed() < RELIST
-    {
-        let held = st
-            .reports
-            .inbox_count(&crate::store::InboxQuery::all(fp, 0, 0))
-            .await?;
-        if held == (s.by_id.len() + s.failed.len()) as i64 {
-            return Ok(s.clone());
+) -> Result<Cell, ShareError> {
+    if let Some(c) = st.sessions.summaries(&a.token) {
+        let s = c.borrow().clone();
+        if s.fp == fp && s.broken.is_none() {
+            if !s.complete() {
+                return Ok(c);
+            }
+            if s.listed.elapsed() < RELIST {
+                let held = st
+                    .reports
+                    .inbox_count(&crate::store::InboxQuery::all(fp, 0, 0))
+                    .await?;
+                if held == s.wrapped as i64 {
+                    return Ok(c);
+                }
+            }
+            let fresh = refresh(st, keys, me_id, me, &s).await?;
+            c.send_replace(Arc::new(fresh));
+            return Ok(c);
         }
     }
     let listed = Instant::now();
-    let wrapped: HashSet<ReportId> = st
-        .reports
-        .wrapped_report_ids(fp)
-        .await?
-        .into_iter()
-        .collect();
-    let missing: Vec<ReportId> = {
-        let mut v: Vec<ReportId> = wrapped
-            .iter()
-            .filter(|id| {
-                old.as_ref()
-                    .is_none_or(|s| !s.by_id.contains_key(id) && !s.failed.contains(id))
-            })
-            .copied()
-            .collect();
-        v.sort_by_key(|i| i.bytes());
-        v
+    let order = st.reports.wrapped_newest_first(fp).await?;
+    let (tx, _) = tokio::sync::watch::channel(Arc::new(Summaries {
+        fp: fp.to_owned(),
+        chunks: Vec::new(),
+        failed: HashSet::new(),
+        listed,
+        wrapped: order.len(),
+        done: 0,
+        broken: None,
+    }));
+    let c: Cell = Arc::new(tx);
+    st.sessions.set_summaries(&a.token, c.clone());
+    let keys = a
+        .unlocked_keys()
+        .ok_or(ShareError::Refused(super::text::NO_KEYS))?;
+    let job = Build {
+        st: st.clone(),
+        keys,
+        me_id,
+        me: me.clone(),
+        cell: Arc::downgrade(&c),
+        finished: false,
     };
+    actix_web::rt::spawn(job.run(order));
+    Ok(c)
+}
+
+/// A build of a session's summaries in the background, newest report first.
+struct Build {
+    st: actix_web::web::Data<DeskState>,
+    keys: StaffKeys,
+    me_id: StaffId,
+    me: RecipientKey,
+    cell: std::sync::Weak<tokio::sync::watch::Sender<Arc<Summaries>>>,
+    finished: bool,
+}
+
+impl Build {
+    async fn run(mut self, order: Vec<ReportId>) {
+        let mut at = 0;
+        let first = self.st.cfg.desk.search_first_step.max(1);
+        let mut step = first;
+        while at < order.len() {
+            // The session is gone (logout, expiry): stop, and let what was opened be zeroized.
+            if self.cell.strong_count() == 0 {
+                self.finished = true;
+                return;
+            }
+            let end = (at + step).min(order.len());
+            let fp = match self.cell.upgrade() {
+                Some(c) => c.borrow().fp.clone(),
+                None => break,
+            };
+            match open_step(
+                &self.st,
+                &self.keys,
+                self.me_id,
+                &self.me,
+                &fp,
+                &order[at..end],
+            )
+            .await
+            {
+                Ok((chunk, failed)) => {
+                    let Some(c) = self.cell.upgrade() else { break };
+                    c.send_modify(|cur| {
+                        let mut chunks = cur.chunks.clone();
+                        if !chunk.is_empty() {
+                            chunks.push(Arc::new(chunk));
+                        }
+                        let mut all_failed = cur.failed.clone();
+                        all_failed.extend(failed);
+                        *cur = Arc::new(Summaries {
+                            fp: cur.fp.clone(),
+                            chunks,
+                            failed: all_failed,
+                            listed: cur.listed,
+                            wrapped: cur.wrapped,
+                            done: end,
+                            broken: None,
+                        });
+                    });
+                }
+                Err(e) => {
+                    let why = match e {
+                        ShareError::Internal(w) | ShareError::Tampered(w) => w,
+                        ShareError::NotFound(t) | ShareError::Refused(t) => t.en.to_owned(),
+                    };
+                    tracing::error!("desk: a search build stopped: {why}");
+                    self.stop(why);
+                    return;
+                }
+            }
+            at = end;
+            step = (step * 2).min(first * MAX_STEPS);
+        }
+        self.finished = true;
+    }
+
+    /// Marks the build broken, so that requests waiting on it get an error instead of waiting
+    /// for steps that will never come, and the next search starts again.
+    fn stop(&mut self, why: String) {
+        self.finished = true;
+        if let Some(c) = self.cell.upgrade() {
+            c.send_modify(|cur| {
+                *cur = Arc::new(Summaries {
+                    fp: cur.fp.clone(),
+                    chunks: Vec::new(),
+                    failed: HashSet::new(),
+                    listed: cur.listed,
+                    wrapped: cur.wrapped,
+                    done: cur.done,
+                    broken: Some(why),
+                });
+            });
+        }
+    }
+}
+
+impl Drop for Build {
+    /// A build that ends early (a panic in a step) must not leave requests waiting.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.stop("the search build ended early".into());
+        }
+    }
+}
+
+/// Opens the reports `ids` (in batches of [`BATCH`], on every core), audits the ones whose
+/// texts were decrypted as one `indexed` entry before any of them can be searched, and records
+/// integrity failures. Reports no longer wrapped to the reader are left out.
+async fn open_step(
+    st: &DeskState,
+    keys: &StaffKeys,
+    me_id: StaffId,
+    me: &RecipientKey,
+    fp: &str,
+    ids: &[ReportId],
+) -> Result<(Chunk, HashSet<ReportId>), ShareError> {
     let intake = st.intake_key()?;
-    let mut by_id: HashMap<ReportId, Arc<Summary>> = HashMap::new();
+    let mut chunk: Chunk = Vec::with_capacity(ids.len());
     let mut failed: HashSet<ReportId> = HashSet::new();
-    let mut decrypted = Vec::new();
-    for chunk in missing.chunks(BATCH) {
-        let material = st.reports.search_material(fp, chunk, false).await?;
+    for batch in ids.chunks(BATCH) {
+        let material = st.reports.search_material(fp, batch, false).await?;
         let (x25519, me2) = (keys.x25519.clone(), me.clone());
-        let results = par_open(material, move |m| summarise(&intake, &x25519, &me2, m)).await?;
+        let results =
+            par_open(intake, material, move |m, h| summarise(&x25519, &me2, m, h)).await?;
         for (id, r) in results {
             match r {
-                Ok(s) => {
-                    decrypted.push(id);
-                    by_id.insert(id, Arc::new(s));
-                }
+                Ok(s) => chunk.push((id, Arc::new(s))),
                 Err(ShareError::Tampered(why)) => {
                     tracing::error!(
                         "desk: a report failed an integrity check while summarised: {why}"
@@ -320,7 +527,8 @@ pub async fn summaries(
             }
         }
     }
-    if !decrypted.is_empty() {
+    if !chunk.is_empty() {
+        let mut decrypted: Vec<ReportId> = chunk.iter().map(|(id, _)| *id).collect();
         decrypted.sort_by_key(|i| i.bytes());
         st.audit
             .append(
@@ -332,24 +540,63 @@ pub async fn summaries(
             )
             .await?;
     }
-    // Keep what is still wrapped from the old summaries; the rest goes (and is zeroized once
-    // no summaries hold it).
-    if let Some(old) = &old {
-        for id in &wrapped {
-            if let Some(s) = old.by_id.get(id) {
-                by_id.entry(*id).or_insert_with(|| s.clone());
-            }
-            if old.failed.contains(id) {
-                failed.insert(*id);
-            }
-        }
+    Ok((chunk, failed))
+}
+
+/// A complete snapshot brought up to date: the reports shared since are opened, the ones no
+/// longer wrapped are dropped (and zeroized once no snapshot holds them).
+async fn refresh(
+    st: &DeskState,
+    keys: &StaffKeys,
+    me_id: StaffId,
+    me: &RecipientKey,
+    old: &Summaries,
+) -> Result<Summaries, ShareError> {
+    let listed = Instant::now();
+    let wrapped: HashSet<ReportId> = st
+        .reports
+        .wrapped_report_ids(&old.fp)
+        .await?
+        .into_iter()
+        .collect();
+    let mut have: HashSet<ReportId> = old.each().map(|(id, _)| *id).collect();
+    have.extend(old.failed.iter().copied());
+    let mut missing: Vec<ReportId> = wrapped.difference(&have).copied().collect();
+    missing.sort_by_key(|i| i.bytes());
+    let (chunk, failed_now) = open_step(st, keys, me_id, me, &old.fp, &missing).await?;
+    let mut chunks: Vec<Arc<Chunk>> = if old.each().all(|(id, _)| wrapped.contains(id)) {
+        old.chunks.clone()
+    } else {
+        old.chunks
+            .iter()
+            .map(|c| {
+                Arc::new(
+                    c.iter()
+                        .filter(|(id, _)| wrapped.contains(id))
+                        .cloned()
+                        .collect::<Chunk>(),
+                )
+            })
+            .filter(|c| !c.is_empty())
+            .collect()
+    };
+    if !chunk.is_empty() {
+        chunks.push(Arc::new(chunk));
     }
-    let s = Arc::new(Summaries {
-        fp: fp.to_owned(),
-        by_id,
+    let mut failed: HashSet<ReportId> = old
+        .failed
+        .iter()
+        .filter(|id| wrapped.contains(id))
+        .copied()
+        .collect();
+    failed.extend(failed_now);
+    Ok(Summaries {
+        fp: old.fp.clone(),
+        chunks,
         failed,
         listed,
-    });
-    st.sessions.set_summaries(&a.token, s.clone());
-    Ok(s)
+        wrapped: wrapped.len(),
+        done: wrapped.len(),
+        broken: None,
+    })
 }

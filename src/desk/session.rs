@@ -97,8 +97,9 @@ struct Entry {
     /// The TOTP secret offered on the enrolment page, sealed under the session key.
     pending_totp: Zeroizing<Vec<u8>>,
     /// Decrypted tip summaries for search (issue 7): held for the session's lifetime only, and
-    /// zeroized when the last reference goes (logout, expiry, the sweep).
-    summaries: Option<std::sync::Arc<super::search::Summaries>>,
+    /// zeroized when the last reference goes (logout, expiry, the sweep). A build running in
+    /// the background holds only a weak reference, so it stops when the session goes.
+    summaries: Option<super::search::Cell>,
 }
 
 /// Why a token does not name a live session.
@@ -269,11 +270,8 @@ impl Sessions {
         }
     }
 
-    /// The session's search summaries, if built.
-    pub fn summaries(
-        &self,
-        token: &SessionToken,
-    ) -> Option<std::sync::Arc<super::search::Summaries>> {
+    /// The session's search summaries, if a build has started.
+    pub fn summaries(&self, token: &SessionToken) -> Option<super::search::Cell> {
         self.live
             .lock()
             .expect("sessions")
@@ -283,7 +281,7 @@ impl Sessions {
 
     /// Keeps (or replaces) the session's search summaries; nothing when the session is gone,
     /// so summaries built during a logout are dropped, not kept.
-    pub fn set_summaries(&self, token: &SessionToken, s: std::sync::Arc<super::search::Summaries>) {
+    pub fn set_summaries(&self, token: &SessionToken, s: super::search::Cell) {
         if let Some(e) = self.live.lock().expect("sessions").get_mut(&token.id()) {
             e.summaries = Some(s);
         }

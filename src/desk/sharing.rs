@@ -187,10 +187,23 @@ pub(super) fn open_reporter_key(
     header_sig: &[u8],
     wrapped: &[u8],
 ) -> Result<(SecretKey32, ReportHeader), ShareError> {
-    let rid = id.bytes();
     let header = ReportHeader::verify(header, header_sig, intake).map_err(|_| {
         ShareError::Tampered("the report header does not verify under the pinned intake key".into())
     })?;
+    let k_r = key_under_header(x25519, me, id, &header, wrapped)?;
+    Ok((k_r, header))
+}
+
+/// K_r from this reader's wrap, checked against a header that has already verified: the
+/// header must name this report, and K_r must be the key it commits to.
+pub(super) fn key_under_header(
+    x25519: &SecretKey32,
+    me: &RecipientKey,
+    id: ReportId,
+    header: &ReportHeader,
+    wrapped: &[u8],
+) -> Result<SecretKey32, ShareError> {
+    let rid = id.bytes();
     if header.report_id != rid {
         return Err(ShareError::Tampered(
             "the signed header names another report".into(),
@@ -204,7 +217,7 @@ pub(super) fn open_reporter_key(
             "K_r differs from the one committed in the signed header".into(),
         ));
     }
-    Ok((k_r, header))
+    Ok(k_r)
 }
 
 /// The acting person's unlocked keys and their certified Ed25519 key, or a refusal: only a

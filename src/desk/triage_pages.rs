@@ -243,6 +243,11 @@ struct InboxPage {
     newer: Option<String>,
     older: Option<String>,
     flagged: Option<(i64, i64)>,
+    /// A new session's search still opening its reports: (opened, to open); the page then
+    /// reloads itself (no script) until the count is final.
+    searching: Option<(usize, usize)>,
+    /// This very page, for the reload link.
+    again: String,
     supervisor: bool,
     statuses: Vec<Opt>,
     priorities: Vec<Opt>,
@@ -327,6 +332,7 @@ pub async fn inbox(
                 rows: Vec::new(),
                 total: 0,
                 flagged: None,
+                searching: None,
             }
         }
         Err(e) => return outcome(base, Err(e)),
@@ -394,9 +400,11 @@ pub async fn inbox(
         total: view.total,
         page: f.page,
         pages,
+        again: query_of(&f, f.page),
         newer: (f.page > 0).then(|| query_of(&f, f.page - 1)),
         older: ((f.page + 1) * INBOX_PAGE < view.total).then(|| query_of(&f, f.page + 1)),
         flagged: view.flagged,
+        searching: view.searching,
         supervisor,
         statuses: opts(&Status::ALL, Status::as_str, status_label, f.status),
         priorities: opts(&Priority::ALL, Priority::as_str, priority_label, f.priority),

@@ -145,6 +145,25 @@ impl Store {
             .collect()
     }
 
+    /// The reports wrapped to `recipient_fp`, in the inbox's default order (newest day first,
+    /// then id descending): the order a session's search summaries are built in, so that a
+    /// first page sorted by day is exact before the whole build is done.
+    pub async fn wrapped_newest_first(
+        &self,
+        recipient_fp: &str,
+    ) -> Result<Vec<ReportId>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT r.id FROM reports r JOIN report_wraps w ON w.report_id = r.id \
+             WHERE w.recipient_fp = $1 AND w.purpose = 1 ORDER BY r.received_day DESC, r.id DESC",
+        )
+        .bind(recipient_fp)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id,)| ReportId::parse(&id).ok_or_else(|| corrupt("reports.id")))
+            .collect()
+    }
+
     /// [`SearchMaterial`] for `ids` (at most a few hundred at a time: each is a bound
     /// parameter), for the reader whose X25519 fingerprint is `recipient_fp`. Reports without
     /// such a wrap are left out.
