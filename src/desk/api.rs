@@ -1058,14 +1058,16 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(
         title = "Bisik case desk API",
-        description = "Triage for vetted staff: reports, status, priority, messages, notes, sharing. Bearer tokens from POST /api/v1/session."
+        description = "Triage for vetted staff: reports, status, priority, messages, notes, sharing, and the supervisors' figures. Bearer tokens from POST /api/v1/session."
     ),
-    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, openapi_json),
+    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, super::figures_pages::api, openapi_json),
     components(schemas(
         SessionRequest, SessionResponse, MeResponse, ReportList, ReportSummary, SlaView,
         FlaggedCounts, ReportDetail, TipView, ThreadEntry, StatusRequest, PriorityRequest,
         TextRequest, Written, ShareRequest, LabelsRequest, BulkRequest, ChangeResponse, ErrorBody,
-        Status, CloseReason, Priority
+        Status, CloseReason, Priority, super::figures_pages::FiguresView,
+        super::figures_pages::NamedCount, super::figures_pages::AreaMonths,
+        super::figures::SlaCounts
     )),
     modifiers(&BearerAuth)
 )]
