@@ -157,7 +157,7 @@ fn reporter_key(
 /// `tip_only`: the header verifies under the intake key and commits to K_r, and the tip is the
 /// item the header names, opened under its AAD. Not the whole chain (the report page checks
 /// that).
-pub(super) fn preview(
+pub(crate) fn preview(
     intake: &ed25519_dalek::VerifyingKey,
     x25519: &crate::crypto::SecretKey32,
     me: &RecipientKey,
