@@ -354,6 +354,23 @@ pub fn total(n: i64, k: i64) -> Shown {
     }
 }
 
+/// The total of a line as published: [`total`], except that a line holding a "< k" entry but
+/// no withheld one (every other entry below k as well) withholds its total when that is at
+/// least k, since a rounded total could then pin its small cells (two cells of 4 with a total
+/// of about 8).
+pub fn line_total<'a>(line: impl Iterator<Item = &'a Shown>, n: i64, k: i64) -> Shown {
+    let (mut below, mut withheld) = (false, false);
+    for s in line {
+        below |= *s == Shown::Below;
+        withheld |= *s == Shown::Withheld;
+    }
+    if below && !withheld && n >= k {
+        Shown::Withheld
+    } else {
+        total(n, k)
+    }
+}
+
 /// A median as published: only over at least k reports.
 pub fn median_shown(count: i64, m: Option<f64>, k: i64) -> Option<f64> {
     m.filter(|_| count >= k)
@@ -489,19 +506,28 @@ impl Export {
         }
         let matrix: Vec<Vec<i64>> = keep.iter().map(|&i| f.area_month[i].clone()).collect();
         let cells = suppress(&matrix, k);
+        let by_month = f.by_month();
+        let row_totals: Vec<Shown> = keep
+            .iter()
+            .zip(&cells)
+            .map(|(&i, line)| line_total(line.iter(), f.area_month[i].iter().sum(), k))
+            .collect();
+        let month_totals: Vec<Shown> = by_month
+            .iter()
+            .enumerate()
+            .map(|(m, n)| line_total(cells.iter().map(|r| &r[m]), *n, k))
+            .collect();
+        // The grand total closes two more lines: the kecamatan totals and the month totals.
+        let grand = line_total(row_totals.iter().chain(month_totals.iter()), f.total(), k);
         let rows = keep
             .iter()
             .zip(cells)
-            .map(|(&i, cells)| {
+            .zip(row_totals)
+            .map(|((&i, cells), t)| {
                 let (id, en) = area_label(cfg, &f.areas[i]);
-                (
-                    both(&id, &en),
-                    cells,
-                    total(f.area_month[i].iter().sum(), k),
-                )
+                (both(&id, &en), cells, t)
             })
             .collect();
-        let by_month = f.by_month();
         let categories = f
             .categories
             .iter()
@@ -528,10 +554,7 @@ impl Export {
             range: f.range,
             months: f.months.iter().map(Month::to_string).collect(),
             rows,
-            month_totals: (
-                by_month.iter().map(|n| total(*n, k)).collect(),
-                total(f.total(), k),
-            ),
+            month_totals: (month_totals, grand),
             categories,
             outcomes,
             sla,

@@ -538,12 +538,15 @@ async fn a_small_cell_cannot_be_recovered_from_the_export(b: Backend) {
         &app.passphrase(),
     ));
     // Kandangan: 5 in October and 6 in November; Loksado: 2 in October (the number that must
-    // not come out) and 5 in November.
+    // not come out) and 5 in November; Angkinang: 4 and 4 (two small cells whose rounded total
+    // would pin both).
     let plan = [
         ("kandangan", "2026-10-07", 5),
         ("kandangan", "2026-11-11", 6),
         ("loksado", "2026-10-14", 2),
         ("loksado", "2026-11-18", 5),
+        ("angkinang", "2026-10-21", 4),
+        ("angkinang", "2026-11-25", 4),
     ];
     for (area, day, n) in plan {
         for _ in 0..n {
