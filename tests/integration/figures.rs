@@ -462,6 +462,9 @@ async fn figures_match_a_hand_count_for_supervisors_only(b: Backend) {
     br.shot(&format!("figures-{}", backend_name(b))).await;
 }
 
+/// A line of the table as the attacker reads it: its entries' bounds, its total's, its name.
+type Line = (Vec<(i64, i64)>, (i64, i64), String);
+
 /// What an attacker knows of a published number: an interval.
 fn bounds(s: &str, total: bool) -> (i64, i64) {
     const K: i64 = 5;
@@ -601,7 +604,7 @@ async fn a_small_cell_cannot_be_recovered_from_the_export(b: Backend) {
     // Every row (with its total), every column (with the month's total) and the total row:
     // no subtraction pins a suppressed cell to one value.
     let months = rows[0].len() - 2;
-    let mut lines: Vec<(Vec<(i64, i64)>, (i64, i64), String)> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     for r in &rows {
         let cells: Vec<(i64, i64)> = r[1..=months].iter().map(|c| bounds(c, false)).collect();
         let cells = if r[0] == "Jumlah / Total" {
@@ -656,7 +659,7 @@ async fn a_small_cell_cannot_be_recovered_from_the_export(b: Backend) {
     for r in &rows {
         let want = squash(&r.join(" "));
         assert!(
-            pdf_lines.iter().any(|l| *l == want),
+            pdf_lines.contains(&want),
             "the PDF lacks the row {want:?}:\n{text}"
         );
     }
