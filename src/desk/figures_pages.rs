@@ -90,11 +90,11 @@ pub async fn count(st: &DeskState, a: &Authed, range: Range) -> Result<Counting,
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct FiguresQuery {
-    /// First month, `YYYY-MM` (default: eleven months before `to`).
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    /// First month, `YYYY-MM`, 2000 to 2099 (empty or absent: eleven months before `to`).
+    #[param(pattern = "^(20[0-9]{2}-(0[1-9]|1[0-2]))?$")]
     pub from: Option<String>,
-    /// Last month, `YYYY-MM` (default: this month).
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    /// Last month, `YYYY-MM`, 2000 to 2099 (empty or absent: this month); not before `from`.
+    #[param(pattern = "^(20[0-9]{2}-(0[1-9]|1[0-2]))?$")]
     pub to: Option<String>,
 }
 
@@ -106,7 +106,6 @@ fn range_of(from: Option<&str>, to: Option<&str>) -> Result<Range, Text> {
     Range::parse(blank(from), blank(to), today()).map_err(|e| match e {
         RangeError::BadMonth(_) => text::BAD_MONTH,
         RangeError::Reversed(..) => text::MONTHS_REVERSED,
-        RangeError::TooLong => text::MONTHS_TOO_MANY,
     })
 }
 
@@ -426,7 +425,7 @@ fn api_error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
     get, path = "/api/v1/figures", params(FiguresQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "The figures", body = FiguresView),
-        (status = 400, description = "A month is not YYYY-MM, the range is reversed or longer than 120 months", body = crate::web::error::ErrorBody),
+        (status = 400, description = "A month is not YYYY-MM (`bad_query`), or `from` is after `to` (`months_reversed`)", body = crate::web::error::ErrorBody),
         (status = 401, description = "No live session", body = crate::web::error::ErrorBody),
         (status = 403, description = "Not a supervisor (investigators see no figures)", body = crate::web::error::ErrorBody),
     )
@@ -441,6 +440,9 @@ pub async fn api(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
     };
     let range = match range_of(q.from.as_deref(), q.to.as_deref()) {
         Ok(r) => r,
+        Err(t) if t == text::MONTHS_REVERSED => {
+            return api_error(StatusCode::BAD_REQUEST, "months_reversed", t);
+        }
         Err(t) => return api_error(StatusCode::BAD_REQUEST, "bad_query", t),
     };
     let f = match count(&st, &a, range).await {

@@ -288,11 +288,6 @@ pub const MONTHS_REVERSED: Text = t(
     "Bulan awal jatuh setelah bulan akhir.",
     "The first month is after the last.",
 );
-/// A figures range that is too long.
-pub const MONTHS_TOO_MANY: Text = t(
-    "Rentang paling panjang 120 bulan.",
-    "A range spans at most 120 months.",
-);
 /// An export format that is neither CSV nor PDF.
 pub const BAD_FORMAT: Text = t(
     "Format ekspor harus CSV atau PDF.",
