@@ -1106,6 +1106,59 @@ mod tests {
     }
 
     #[test]
+    fn figures_tiles_name_configured_areas_and_place_every_area_once() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        let tiles = c.figures.tiles_for(&c.areas);
+        assert_eq!(tiles.len(), 11);
+        let cells: std::collections::BTreeSet<_> = tiles.iter().map(|t| (t.col, t.row)).collect();
+        assert_eq!(cells.len(), 11, "no two tiles share a cell");
+        // An area without a default place goes in a row below the others.
+        c.areas
+            .push(choice("pulau-baru", "Pulau Baru", "Pulau Baru"));
+        let tiles = c.figures.tiles_for(&c.areas);
+        let extra = tiles.iter().find(|t| t.area == "pulau-baru").unwrap();
+        assert_eq!((extra.col, extra.row), (0, 3));
+        for (tile, says) in [
+            (
+                Tile {
+                    area: "atlantis".into(),
+                    col: 0,
+                    row: 0,
+                },
+                "not one of the configured",
+            ),
+            (
+                Tile {
+                    area: "loksado".into(),
+                    col: 16,
+                    row: 0,
+                },
+                "col and row from 0 to 15",
+            ),
+        ] {
+            c.figures.tiles = vec![tile];
+            assert!(c.validate().unwrap_err().0.contains(says));
+        }
+        c.figures.tiles = vec![
+            Tile {
+                area: "loksado".into(),
+                col: 1,
+                row: 1,
+            },
+            Tile {
+                area: "simpur".into(),
+                col: 1,
+                row: 1,
+            },
+        ];
+        assert!(c.validate().unwrap_err().0.contains("shares its cell"));
+        c.figures.tiles.clear();
+        c.figures.k = 1;
+        assert!(c.validate().unwrap_err().0.contains("figures.k"));
+    }
+
+    #[test]
     fn public_url_must_be_an_absolute_http_url() {
         let mut c = Config::default();
         for good in [
