@@ -672,5 +672,24 @@ async fn a_small_cell_cannot_be_recovered_from_the_export(b: Backend) {
         text.contains("kurang dari 5") && text.contains("fewer than 5"),
         "{text}"
     );
+    // It renders, and its pages go beside the desk's screenshots.
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join(format!("figures-export-{}", backend_name(b)));
+    let png = std::process::Command::new("pdftoppm")
+        .args([
+            "-png",
+            "-r",
+            "72",
+            pdf_path.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ])
+        .output()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(
+        png.status.success(),
+        "{}",
+        String::from_utf8_lossy(&png.stderr)
+    );
     ok(&app.cli(&["audit", "verify"], ""));
 }
