@@ -53,13 +53,13 @@ const ANY: Need = Need {
 };
 
 /// A refusal as JSON: `{"error": {"code", "message", "message_en"}}`.
-fn error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
+pub(super) fn error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({
         "error": {"code": code, "message": t.id, "message_en": t.en}
     }))
 }
 
-fn share_error(e: ShareError) -> HttpResponse {
+pub(super) fn share_error(e: ShareError) -> HttpResponse {
     match e {
         ShareError::NotFound(t) => error(StatusCode::NOT_FOUND, "not_found", t),
         ShareError::Refused(t) if t == text::NOT_CERTIFIED || t == text::SUPERVISOR_ONLY => {

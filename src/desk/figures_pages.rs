@@ -413,12 +413,6 @@ impl FiguresView {
     }
 }
 
-fn api_error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({
-        "error": {"code": code, "message": t.id, "message_en": t.en}
-    }))
-}
-
 /// The figures of a range of months over the reports this supervisor holds (exact counts;
 /// the areas are decrypted in the session, audited as `indexed`).
 #[utoipa::path(
@@ -428,6 +422,7 @@ fn api_error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
         (status = 400, description = "A month is not YYYY-MM (`bad_query`), or `from` is after `to` (`months_reversed`)", body = crate::web::error::ErrorBody),
         (status = 401, description = "No live session", body = crate::web::error::ErrorBody),
         (status = 403, description = "Not a supervisor (investigators see no figures)", body = crate::web::error::ErrorBody),
+        (status = 409, description = "The session holds no unlocked keys", body = crate::web::error::ErrorBody),
     )
 )]
 pub async fn api(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
@@ -436,14 +431,14 @@ pub async fn api(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
         Err(r) => return r,
     };
     let Ok(q) = web::Query::<FiguresQuery>::from_query(req.query_string()) else {
-        return api_error(StatusCode::BAD_REQUEST, "bad_query", text::BAD_MONTH);
+        return super::api::error(StatusCode::BAD_REQUEST, "bad_query", text::BAD_MONTH);
     };
     let range = match range_of(q.from.as_deref(), q.to.as_deref()) {
         Ok(r) => r,
         Err(t) if t == text::MONTHS_REVERSED => {
-            return api_error(StatusCode::BAD_REQUEST, "months_reversed", t);
+            return super::api::error(StatusCode::BAD_REQUEST, "months_reversed", t);
         }
-        Err(t) => return api_error(StatusCode::BAD_REQUEST, "bad_query", t),
+        Err(t) => return super::api::error(StatusCode::BAD_REQUEST, "bad_query", t),
     };
     let f = match count(&st, &a, range).await {
         Ok(c) => c.figures,
@@ -451,25 +446,7 @@ pub async fn api(req: HttpRequest, st: web::Data<DeskState>) -> HttpResponse {
         Err(ShareError::Refused(t)) if t == text::NOT_CERTIFIED => {
             figures::compute(&st.cfg, range, &[], today())
         }
-        Err(ShareError::Internal(why)) => {
-            tracing::error!("desk: figures failed: {why}");
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                text::INTERNAL,
-            );
-        }
-        Err(ShareError::Refused(t) | ShareError::NotFound(t)) => {
-            return api_error(StatusCode::CONFLICT, "conflict", t);
-        }
-        Err(ShareError::Tampered(why)) => {
-            tracing::error!("desk: figures failed: {why}");
-            return api_error(
-                StatusCode::CONFLICT,
-                "integrity_failed",
-                text::REPORT_TAMPERED,
-            );
-        }
+        Err(e) => return super::api::share_error(e),
     };
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
