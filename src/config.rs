@@ -75,6 +75,103 @@ pub struct Config {
     pub desk: Desk,
     /// Triage: the SLA clock, labels and reply templates (issue 7).
     pub triage: Triage,
+    /// Figures for the regional action plan (issue 10): suppression and the tile map.
+    pub figures: Figures,
+}
+
+/// Figures settings (`[figures]`, issue 10, docs/FIGURES.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Figures {
+    /// The export's suppression threshold: a count below `k` is shown as "< k", and every total
+    /// is rounded to a multiple of `k`. Default 5.
+    pub k: i64,
+    /// Where each kecamatan's tile sits on the map (column from the west, row from the north).
+    /// Empty: the default places of Hulu Sungai Selatan's 11 kecamatan ([`default_tiles`]);
+    /// an area without a tile is placed in a row below the others.
+    pub tiles: Vec<Tile>,
+}
+
+/// One kecamatan's tile on the figures map.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tile {
+    /// Area id (one of `areas`).
+    pub area: String,
+    /// Column, from 0 in the west.
+    pub col: u32,
+    /// Row, from 0 in the north.
+    pub row: u32,
+}
+
+/// The largest tile column or row.
+pub const TILE_MAX: u32 = 15;
+
+impl Default for Figures {
+    fn default() -> Self {
+        Figures {
+            k: 5,
+            tiles: Vec::new(),
+        }
+    }
+}
+
+/// Hulu Sungai Selatan's 11 kecamatan roughly as they lie: the three Daha in the swampy west,
+/// Kandangan (the seat) in the middle, Loksado in the Meratus hills to the east.
+pub fn default_tiles() -> Vec<Tile> {
+    [
+        ("daha-utara", 0, 0),
+        ("simpur", 2, 0),
+        ("telaga-langsat", 3, 0),
+        ("daha-barat", 0, 1),
+        ("kalumpang", 1, 1),
+        ("kandangan", 2, 1),
+        ("angkinang", 3, 1),
+        ("loksado", 4, 1),
+        ("daha-selatan", 0, 2),
+        ("sungai-raya", 2, 2),
+        ("padang-batung", 3, 2),
+    ]
+    .into_iter()
+    .map(|(area, col, row)| Tile {
+        area: area.into(),
+        col,
+        row,
+    })
+    .collect()
+}
+
+impl Figures {
+    /// Every configured area's tile: the configured place, else the default place when the
+    /// area has one and that cell is free, else the next free cell of a row below the others.
+    pub fn tiles_for(&self, areas: &[Choice]) -> Vec<Tile> {
+        let given = if self.tiles.is_empty() {
+            default_tiles()
+        } else {
+            self.tiles.clone()
+        };
+        let mut out: Vec<Tile> = Vec::new();
+        let mut rest = Vec::new();
+        for a in areas {
+            match given.iter().find(|t| t.area == a.id) {
+                Some(t) if !out.iter().any(|o| (o.col, o.row) == (t.col, t.row)) => {
+                    out.push(t.clone())
+                }
+                _ => rest.push(a.id.clone()),
+            }
+        }
+        let mut row = out.iter().map(|t| t.row + 1).max().unwrap_or(0);
+        let mut col = 0;
+        for area in rest {
+            out.push(Tile { area, col, row });
+            col += 1;
+            if col > 5 {
+                col = 0;
+                row += 1;
+            }
+        }
+        out
+    }
 }
 
 /// Triage settings (`[triage]`).
@@ -468,6 +565,7 @@ impl Default for Config {
             maintenance: Maintenance::default(),
             desk: Desk::default(),
             triage: Triage::default(),
+            figures: Figures::default(),
         }
     }
 }
@@ -693,8 +791,42 @@ impl Config {
         Ok(())
     }
 
+    fn validate_figures(&self) -> Result<(), ConfigError> {
+        let f = &self.figures;
+        if !(2..=100).contains(&f.k) {
+            return Err(bad(format!(
+                "setting figures.k must be between 2 and 100, got {}",
+                f.k
+            )));
+        }
+        let mut areas = std::collections::BTreeSet::new();
+        let mut cells = std::collections::BTreeSet::new();
+        for t in &f.tiles {
+            if !self.areas.iter().any(|a| a.id == t.area) {
+                return Err(bad(format!(
+                    "setting figures.tiles: area {:?} is not one of the configured areas",
+                    t.area
+                )));
+            }
+            if t.col > TILE_MAX || t.row > TILE_MAX {
+                return Err(bad(format!(
+                    "setting figures.tiles: the tile of {:?} must have col and row from 0 to {TILE_MAX}",
+                    t.area
+                )));
+            }
+            if !areas.insert(t.area.as_str()) || !cells.insert((t.col, t.row)) {
+                return Err(bad(format!(
+                    "setting figures.tiles: area {:?} appears twice or shares its cell with another",
+                    t.area
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_triage()?;
+        self.validate_figures()?;
         if !matches!(
             self.log_level.as_str(),
             "error" | "warn" | "info" | "debug" | "trace"
@@ -985,6 +1117,59 @@ mod tests {
         c.unit.name.pop();
         c.reporter.quick_exit_url.push('x');
         assert!(c.validate().unwrap_err().0.contains("quick_exit_url"));
+    }
+
+    #[test]
+    fn figures_tiles_name_configured_areas_and_place_every_area_once() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        let tiles = c.figures.tiles_for(&c.areas);
+        assert_eq!(tiles.len(), 11);
+        let cells: std::collections::BTreeSet<_> = tiles.iter().map(|t| (t.col, t.row)).collect();
+        assert_eq!(cells.len(), 11, "no two tiles share a cell");
+        // An area without a default place goes in a row below the others.
+        c.areas
+            .push(choice("pulau-baru", "Pulau Baru", "Pulau Baru"));
+        let tiles = c.figures.tiles_for(&c.areas);
+        let extra = tiles.iter().find(|t| t.area == "pulau-baru").unwrap();
+        assert_eq!((extra.col, extra.row), (0, 3));
+        for (tile, says) in [
+            (
+                Tile {
+                    area: "atlantis".into(),
+                    col: 0,
+                    row: 0,
+                },
+                "not one of the configured",
+            ),
+            (
+                Tile {
+                    area: "loksado".into(),
+                    col: 16,
+                    row: 0,
+                },
+                "col and row from 0 to 15",
+            ),
+        ] {
+            c.figures.tiles = vec![tile];
+            assert!(c.validate().unwrap_err().0.contains(says));
+        }
+        c.figures.tiles = vec![
+            Tile {
+                area: "loksado".into(),
+                col: 1,
+                row: 1,
+            },
+            Tile {
+                area: "simpur".into(),
+                col: 1,
+                row: 1,
+            },
+        ];
+        assert!(c.validate().unwrap_err().0.contains("shares its cell"));
+        c.figures.tiles.clear();
+        c.figures.k = 1;
+        assert!(c.validate().unwrap_err().0.contains("figures.k"));
     }
 
     #[test]

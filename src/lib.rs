@@ -22,9 +22,10 @@
 //! - [`intake`]: the public API. Seals; opens only with a reporter's own code.
 //! - [`desk`]: the case desk for staff: accounts, TOTP login, sessions that hold each person's
 //!   unlocked keys sealed under a key only their cookie carries; the signed audit log
-//!   ([`desk::audit`]). Beside `intake`, never imported by it.
+//!   ([`desk::audit`]); the figures for the action plan ([`desk::figures`]), counted by a
+//!   supervisor's session or by `bisik stats export`. Beside `intake`, never imported by it.
 //! - [`outreach`]: the poster, leaflet and announcement (issue 10), made from the config alone:
-//!   it reaches neither the store nor the keys.
+//!   it reaches neither the store nor the keys. Its PDF drawing also prints the figures.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor

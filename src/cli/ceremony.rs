@@ -42,7 +42,7 @@ fn key32(b: &[u8], what: &str) -> Result<[u8; 32], Failure> {
 }
 
 /// Unseals the offline keys and checks the escrow half against the pinned escrow.pub.
-fn unseal_checked(
+pub(super) fn unseal_checked(
     cfg: &Config,
     passphrase_file: Option<&std::path::Path>,
 ) -> Result<(PublicKeys, OfflineKeys), Failure> {

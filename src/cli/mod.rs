@@ -10,6 +10,7 @@ mod maintenance;
 mod outreach;
 mod reports;
 mod secrets;
+mod stats;
 mod users;
 
 use crate::config::Config;
@@ -66,6 +67,9 @@ pub enum Command {
     /// The outreach kit: poster, leaflet and announcement, from the config file alone.
     #[command(subcommand)]
     Outreach(outreach::OutreachCommand),
+    /// Figures for the regional action plan: the suppressed export for other agencies.
+    #[command(subcommand)]
+    Stats(stats::StatsCommand),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -190,6 +194,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Reports(r) => reports::run(&cfg, r).await,
             Command::Maintenance(m) => maintenance::run(&cfg, m).await,
             Command::Audit(a) => audit::run(&cfg, a).await,
+            Command::Stats(s) => stats::run(&cfg, s).await,
             Command::Outreach(_) => unreachable!("handled before the runtime starts"),
         }
     })

@@ -53,13 +53,13 @@ const ANY: Need = Need {
 };
 
 /// A refusal as JSON: `{"error": {"code", "message", "message_en"}}`.
-fn error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
+pub(super) fn error(status: StatusCode, code: &str, t: Text) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({
         "error": {"code": code, "message": t.id, "message_en": t.en}
     }))
 }
 
-fn share_error(e: ShareError) -> HttpResponse {
+pub(super) fn share_error(e: ShareError) -> HttpResponse {
     match e {
         ShareError::NotFound(t) => error(StatusCode::NOT_FOUND, "not_found", t),
         ShareError::Refused(t) if t == text::NOT_CERTIFIED || t == text::SUPERVISOR_ONLY => {
@@ -1074,14 +1074,16 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(
         title = "Bisik case desk API",
-        description = "Triage for vetted staff: reports, status, priority, messages, notes, sharing. Bearer tokens from POST /api/v1/session."
+        description = "Triage for vetted staff: reports, status, priority, messages, notes, sharing, and the supervisors' figures. Bearer tokens from POST /api/v1/session."
     ),
-    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, openapi_json),
+    paths(login, logout, me_doc, list, detail, set_status, set_priority, message, note, share, unshare, set_labels, bulk, super::figures_pages::api, openapi_json),
     components(schemas(
         SessionRequest, SessionResponse, MeResponse, ReportList, ReportSummary, SlaView,
         FlaggedCounts, SearchProgress, ReportDetail, TipView, ThreadEntry, StatusRequest, PriorityRequest,
         TextRequest, Written, ShareRequest, LabelsRequest, BulkRequest, ChangeResponse, ErrorBody,
-        Status, CloseReason, Priority
+        Status, CloseReason, Priority, super::figures_pages::FiguresView,
+        super::figures_pages::NamedCount, super::figures_pages::AreaMonths,
+        super::figures::SlaCounts
     )),
     modifiers(&BearerAuth)
 )]

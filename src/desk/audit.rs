@@ -151,6 +151,17 @@ pub enum Event {
         /// Report.
         report: ReportId,
     },
+    /// Figures (counts only, issue 10) were exported for other agencies, from the desk or by
+    /// `bisik stats export`: the months covered, and every report counted (whose area was
+    /// decrypted for it).
+    FiguresExported {
+        /// First month, `YYYY-MM`.
+        from: String,
+        /// Last month, `YYYY-MM`.
+        to: String,
+        /// The reports counted, in id order.
+        reports: Vec<ReportId>,
+    },
     /// A report was exported.
     Exported {
         /// Report.
@@ -244,6 +255,7 @@ impl Event {
             Event::Indexed { .. } => "indexed",
             Event::IntegrityFailed { .. } => "integrity_failed",
             Event::Exported { .. } => "exported",
+            Event::FiguresExported { .. } => "figures_exported",
             Event::Assigned { .. } => "assigned",
             Event::Unassigned { .. } => "unassigned",
             Event::Certified(_) => "certified",
@@ -295,7 +307,10 @@ impl Event {
     fn organisation_may_sign(&self) -> bool {
         matches!(
             self,
-            Event::Certified(_) | Event::Granted { .. } | Event::Revoked { .. }
+            Event::Certified(_)
+                | Event::Granted { .. }
+                | Event::Revoked { .. }
+                | Event::FiguresExported { .. }
         )
     }
 
@@ -308,6 +323,12 @@ impl Event {
             }
             Event::Previewed { reports } | Event::Indexed { reports } => {
                 w.u64(reports.len() as u64);
+                for r in reports {
+                    w.bytes(&r.bytes());
+                }
+            }
+            Event::FiguresExported { from, to, reports } => {
+                w.str(from).str(to).u64(reports.len() as u64);
                 for r in reports {
                     w.bytes(&r.bytes());
                 }
@@ -397,6 +418,18 @@ impl Event {
                 Event::Indexed { reports }
             }
             "exported" => Event::Exported { report: report(r)? },
+            "figures_exported" => {
+                let (from, to) = (r.str()?.to_owned(), r.str()?.to_owned());
+                let n = r.u64()?;
+                if n > MAX_INDEXED {
+                    return Err(CryptoError::Malformed("figures list"));
+                }
+                let mut reports = Vec::with_capacity(n.min(MAX_PREVIEWED) as usize);
+                for _ in 0..n {
+                    reports.push(report(r)?);
+                }
+                Event::FiguresExported { from, to, reports }
+            }
             "integrity_failed" => Event::IntegrityFailed { report: report(r)? },
             "reporter_activity" => Event::ReporterActivity { report: report(r)? },
             "assigned" => Event::Assigned {

@@ -316,7 +316,7 @@ pub async fn inbox(
 /// How long a search waits for the session's summaries when its page cannot be answered from
 /// part of them (another sort, a later page, a rare word): longer than a build of 100,000
 /// reports takes on two cores (docs/BENCHMARKS.md).
-const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How long the supervisors' flag counts are reused before they are counted again: they are a
 /// summary, not a list, and counting them costs a pass over every report the key holds

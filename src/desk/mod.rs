@@ -26,6 +26,8 @@ pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod certify;
+pub mod figures;
+pub mod figures_pages;
 pub mod inbox;
 pub mod keys;
 pub mod login;
@@ -216,8 +218,15 @@ pub mod paths {
     pub const API_BULK: &str = "/api/v1/reports/bulk";
     /// The desk's OpenAPI document (GET). Public.
     pub const API_DOC: &str = "/api/v1/openapi.json";
+    /// Figures for the action plan: counts, the kecamatan map, the trend (GET `?from=&to=`).
+    /// Certified supervisors.
+    pub const FIGURES: &str = "/figures";
+    /// The suppressed export of the figures as CSV or PDF (POST). Certified supervisors.
+    pub const FIGURES_EXPORT: &str = "/figures/export";
+    /// API: the figures (GET). Certified supervisors.
+    pub const API_FIGURES: &str = "/api/v1/figures";
     /// All of them.
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 36] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -251,6 +260,9 @@ pub mod paths {
         API_UNSHARE,
         API_BULK,
         API_DOC,
+        FIGURES,
+        FIGURES_EXPORT,
+        API_FIGURES,
     ];
 }
 
@@ -427,6 +439,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(paths::API_LABELS)
             .route(web::post().to(api::set_labels))
             .default_service(method_not_allowed("POST")),
+    );
+    cfg.service(
+        web::resource(paths::FIGURES)
+            .route(web::get().to(figures_pages::page))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::FIGURES_EXPORT)
+            .route(web::post().to(figures_pages::export))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource(paths::API_FIGURES)
+            .route(web::get().to(figures_pages::api))
+            .default_service(method_not_allowed("GET")),
     );
     cfg.default_service(web::to(not_found));
 }

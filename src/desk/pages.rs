@@ -30,6 +30,8 @@ pub struct Base {
     pub nav_audit: bool,
     /// Show the inbox link (supervisors and investigators).
     pub nav_inbox: bool,
+    /// Show the figures link (supervisors).
+    pub nav_figures: bool,
     /// CSRF token for the forms.
     pub nav_csrf: String,
     /// A notice.
@@ -47,6 +49,7 @@ impl Base {
             nav_admin: false,
             nav_audit: false,
             nav_inbox: false,
+            nav_figures: false,
             nav_csrf: String::new(),
             notice,
             error,
@@ -60,6 +63,7 @@ impl Base {
             nav_admin: a.current.role == Role::Admin,
             nav_audit: matches!(a.current.role, Role::Admin | Role::Supervisor),
             nav_inbox: matches!(a.current.role, Role::Supervisor | Role::Investigator),
+            nav_figures: a.current.role == Role::Supervisor,
             nav_csrf: a.csrf(),
             notice: None,
             error: None,
@@ -159,6 +163,10 @@ pub(super) fn audit_line(
                 format!("account {change}: {}", names.get(&id).unwrap_or(&id))
             }
             Event::StatusChanged { status, .. } => format!("status {status}"),
+            Event::FiguresExported { from, to, reports } => format!(
+                "figures_exported {from}..{to} ({} laporan / reports)",
+                reports.len()
+            ),
             Event::PriorityChanged { priority, .. } => format!(
                 "priority {}",
                 i16::try_from(*priority)

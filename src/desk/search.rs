@@ -81,6 +81,13 @@ impl Summaries {
         (self.done.min(self.wrapped), self.wrapped)
     }
 
+    /// The area of every summarised report that has one (the figures count by it).
+    pub fn areas(&self) -> std::collections::HashMap<ReportId, &str> {
+        self.each()
+            .filter_map(|(id, s)| s.area.as_deref().map(|a| (*id, a.as_str())))
+            .collect()
+    }
+
     /// Why the build stopped, if it did.
     pub fn broken(&self) -> Option<&str> {
         self.broken.as_deref()
@@ -231,7 +238,7 @@ fn reporter_key(
 /// `tip_only`: the header verified under the intake key (in [`par_open`]) and commits to K_r, and the tip is the
 /// item the header names, opened under its AAD. Not the whole chain (the report page checks
 /// that).
-pub(super) fn preview(
+pub(crate) fn preview(
     x25519: &crate::crypto::SecretKey32,
     me: &RecipientKey,
     m: &SearchMaterial,
@@ -257,6 +264,21 @@ pub(super) fn preview(
     let text = tip.description.chars().take(chars).collect();
     zeroize::Zeroize::zeroize(&mut tip.description);
     Ok((text, tip.area.take()))
+}
+
+/// [`preview`] for a caller that opens reports one at a time (`bisik stats export`): the header
+/// is verified alone, strictly.
+pub(crate) fn preview_one(
+    intake: &ed25519_dalek::VerifyingKey,
+    x25519: &crate::crypto::SecretKey32,
+    me: &RecipientKey,
+    m: &SearchMaterial,
+    chars: usize,
+) -> Result<(String, Option<String>), ShareError> {
+    let header = ReportHeader::verify(&m.header, &m.header_sig, intake).map_err(|_| {
+        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
+    });
+    preview(x25519, me, m, header, chars)
 }
 
 /// Opens one report's tip and messages from its material: the header, the wrap and each item's
@@ -391,6 +413,39 @@ pub async fn cell(
     };
     actix_web::rt::spawn(job.run(order));
     Ok(c)
+}
+
+/// The session's summaries once every report wrapped to the reader has been opened: for
+/// callers that need all of them (the figures), not a page.
+pub async fn complete(
+    st: &actix_web::web::Data<DeskState>,
+    a: &Authed,
+    keys: &StaffKeys,
+    me_id: StaffId,
+    me: &RecipientKey,
+    fp: &str,
+    wait: Duration,
+) -> Result<Arc<Summaries>, ShareError> {
+    let c = cell(st, a, keys, me_id, me, fp).await?;
+    let mut rx = c.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        if let Some(why) = snap.broken() {
+            return Err(ShareError::Internal(why.to_owned()));
+        }
+        if snap.complete() {
+            return Ok(snap);
+        }
+        if !matches!(
+            tokio::time::timeout_at(deadline, rx.changed()).await,
+            Ok(Ok(()))
+        ) {
+            return Err(ShareError::Internal(
+                "the session's search summaries did not finish in time".into(),
+            ));
+        }
+    }
 }
 
 /// A build of a session's summaries in the background, newest report first.

@@ -278,3 +278,18 @@ pub const BAD_LABEL: Text = t(
 );
 /// After a labels change.
 pub const LABELS_SAVED: Text = t("Label disimpan.", "The labels were saved.");
+/// A figures month that is not `YYYY-MM`.
+pub const BAD_MONTH: Text = t(
+    "Bulan tidak dikenal: tulis sebagai TTTT-BB, misalnya 2026-01.",
+    "Unknown month: write it as YYYY-MM, for example 2026-01.",
+);
+/// A figures range that ends before it starts.
+pub const MONTHS_REVERSED: Text = t(
+    "Bulan awal jatuh setelah bulan akhir.",
+    "The first month is after the last.",
+);
+/// An export format that is neither CSV nor PDF.
+pub const BAD_FORMAT: Text = t(
+    "Format ekspor harus CSV atau PDF.",
+    "The export format must be CSV or PDF.",
+);

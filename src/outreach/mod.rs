@@ -8,7 +8,7 @@
 //! hangs in a mosque for a year. The fixed texts are the intake's own ([`Intake::ID`]): a
 //! reporter reads the same notice, steps and law on paper and on the site.
 
-mod pdf;
+pub(crate) mod pdf;
 
 use crate::config::Config;
 use crate::web::i18n::Intake;

@@ -19,7 +19,7 @@ const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf")
 
 /// A colour as red, green and blue from 0 to 1.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rgb3(pub f32, pub f32, pub f32);
+pub(crate) struct Rgb3(pub f32, pub f32, pub f32);
 
 impl Rgb3 {
     fn color(self) -> Color {
@@ -34,14 +34,14 @@ impl Rgb3 {
 
 /// Regular or bold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Weight {
+pub(crate) enum Weight {
     Regular,
     Bold,
 }
 
 /// Where a line sits between the left and right edges it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Align {
+pub(crate) enum Align {
     Left,
     Centre,
 }
@@ -72,7 +72,7 @@ impl Face {
 }
 
 /// A document being drawn: its fonts and its finished pages.
-pub(super) struct Doc {
+pub(crate) struct Doc {
     pdf: PdfDocument,
     regular: Face,
     bold: Face,
@@ -80,7 +80,7 @@ pub(super) struct Doc {
 }
 
 impl Doc {
-    pub(super) fn new(title: &str) -> Result<Doc, OutreachError> {
+    pub(crate) fn new(title: &str) -> Result<Doc, OutreachError> {
         let mut pdf = PdfDocument::new(title);
         let mut face = |bytes: &[u8], name: &str| {
             let parsed = ParsedFont::from_bytes(bytes, 0, &mut Vec::new())
@@ -106,13 +106,13 @@ impl Doc {
     }
 
     /// Width of `text` in points.
-    pub(super) fn width(&self, w: Weight, size: f32, text: &str) -> f32 {
+    pub(crate) fn width(&self, w: Weight, size: f32, text: &str) -> f32 {
         self.face(w).width(text, size)
     }
 
     /// Breaks `text` into lines no wider than `max`: at spaces, and inside a word (a long URL
     /// or onion address) only when the word alone is wider than a line.
-    pub(super) fn wrap(&self, w: Weight, size: f32, text: &str, max: f32) -> Vec<String> {
+    pub(crate) fn wrap(&self, w: Weight, size: f32, text: &str, max: f32) -> Vec<String> {
         let face = self.face(w);
         let mut lines = Vec::new();
         let mut line = String::new();
@@ -146,14 +146,14 @@ impl Doc {
     }
 
     /// Adds a finished page.
-    pub(super) fn push(&mut self, page: Page) {
+    pub(crate) fn push(&mut self, page: Page) {
         let mm = |pt: f32| Mm(pt * 25.4 / 72.0);
         self.pages
             .push(PdfPage::new(mm(page.width), mm(page.height), page.ops));
     }
 
     /// The PDF's bytes, fonts subset and embedded.
-    pub(super) fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         let pages = std::mem::take(&mut self.pages);
         self.pdf
             .with_pages(pages)
@@ -161,7 +161,7 @@ impl Doc {
     }
 
     /// A blank page of `width` × `height` points.
-    pub(super) fn page(&self, width: f32, height: f32) -> Page {
+    pub(crate) fn page(&self, width: f32, height: f32) -> Page {
         Page {
             width,
             height,
@@ -173,9 +173,9 @@ impl Doc {
 }
 
 /// One page's drawing operations.
-pub(super) struct Page {
-    pub(super) width: f32,
-    pub(super) height: f32,
+pub(crate) struct Page {
+    pub(crate) width: f32,
+    pub(crate) height: f32,
     ops: Vec<Op>,
     regular: FontId,
     bold: FontId,
@@ -185,7 +185,7 @@ impl Page {
     /// One line of text with its baseline at `y`; `x` is the left edge, or the centre when
     /// centred (`width` is the line's measured width).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn line(
+    pub(crate) fn line(
         &mut self,
         w: Weight,
         size: f32,
@@ -227,7 +227,7 @@ impl Page {
     }
 
     /// A filled rectangle with its lower-left corner at (`x`, `y`).
-    pub(super) fn rect(&mut self, colour: Rgb3, x: f32, y: f32, width: f32, height: f32) {
+    pub(crate) fn rect(&mut self, colour: Rgb3, x: f32, y: f32, width: f32, height: f32) {
         self.ops.push(Op::SetFillColor {
             col: colour.color(),
         });
@@ -247,7 +247,7 @@ impl Page {
     /// (`x`, `top`), on a white square with the four-module quiet zone the standard asks for
     /// (ISO/IEC 18004, 9.1). Dark modules in a row are joined into one rectangle, so no
     /// hairline shows between them at any zoom.
-    pub(super) fn qr(
+    pub(crate) fn qr(
         &mut self,
         data: &str,
         x: f32,

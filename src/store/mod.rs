@@ -26,7 +26,7 @@ pub use listing::ListedReport;
 pub use reports::{AccessRow, NewItem, NewReport, ReportRow, Wrap, WrapRow};
 pub use reshuffle::{HEARTBEAT_STATE, RESHUFFLED_TABLES, Reshuffled};
 pub use schema_check::MIGRATION_SCHEMA_OBJECTS;
-pub use triage::{AssigneeFilter, InboxQuery, InboxRow, SlaFilter, Sort};
+pub use triage::{AssigneeFilter, FigureRow, InboxQuery, InboxRow, SlaFilter, Sort};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

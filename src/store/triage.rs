@@ -577,3 +577,73 @@ impl Store {
         Ok(())
     }
 }
+
+/// A report's plaintext columns as the figures count them (issue 10): days only, never content.
+#[derive(Debug, Clone)]
+pub struct FigureRow {
+    /// Report.
+    pub id: ReportId,
+    /// Received day.
+    pub received_day: i64,
+    /// Category id.
+    pub category: String,
+    /// Status.
+    pub status: Status,
+    /// Why it was closed.
+    pub closed_reason: Option<CloseReason>,
+    /// The day it left `new`.
+    pub triaged_day: Option<i64>,
+    /// The day it was closed.
+    pub closed_day: Option<i64>,
+}
+
+type RawFigureRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl Store {
+    /// The figures' columns of every report whose K_r is wrapped to `recipient_fp` and that was
+    /// received in `[from_day, to_day]`, in id order.
+    pub async fn figure_rows(
+        &self,
+        recipient_fp: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<FigureRow>, StoreError> {
+        let raw: Vec<RawFigureRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.id, r.received_day, r.category, r.status, r.closed_reason, r.triaged_day, \
+             r.closed_day FROM reports r WHERE {WRAPPED} AND r.received_day >= $2 \
+             AND r.received_day <= $3 ORDER BY r.id"
+        )))
+        .bind(recipient_fp)
+        .bind(from_day)
+        .bind(to_day)
+        .fetch_all(&self.pool)
+        .await?;
+        let corrupt = |c: &str| StoreError::Corrupt(format!("reports.{c}"));
+        raw.into_iter()
+            .map(|(id, day, category, status, reason, triaged, closed)| {
+                Ok(FigureRow {
+                    id: ReportId::parse(&id).ok_or_else(|| corrupt("id"))?,
+                    received_day: day,
+                    category,
+                    status: Status::parse(&status).ok_or_else(|| corrupt("status"))?,
+                    closed_reason: match reason {
+                        None => None,
+                        Some(r) => {
+                            Some(CloseReason::parse(&r).ok_or_else(|| corrupt("closed_reason"))?)
+                        }
+                    },
+                    triaged_day: triaged,
+                    closed_day: closed,
+                })
+            })
+            .collect()
+    }
+}

@@ -75,6 +75,8 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::REPORT_PRIORITY, Who::Supervisor, true),
     ep("POST", paths::REPORT_BULK, Who::Supervisor, true),
     ep("POST", paths::REPORT_LABELS, Who::Holder, true),
+    ep("GET", paths::FIGURES, Who::Supervisor, false),
+    ep("POST", paths::FIGURES_EXPORT, Who::Supervisor, true),
     // The JSON API: logged in means a bearer token; the CSRF states send the cookie instead,
     // which a change refuses (the API takes no form token, so only a bearer token may change).
     ep("POST", paths::API_SESSION, Who::Public, false),
@@ -90,6 +92,7 @@ const TABLE: &[Endpoint] = &[
     ep("POST", paths::API_UNSHARE, Who::Supervisor, true),
     ep("POST", paths::API_LABELS, Who::Holder, true),
     ep("POST", paths::API_BULK, Who::Supervisor, true),
+    ep("GET", paths::API_FIGURES, Who::Supervisor, false),
     ep("POST", paths::LOGOUT, Who::AnyRole, true),
 ];
 
@@ -186,6 +189,12 @@ fn fields(e: &Endpoint, n: usize) -> Vec<(String, String)> {
         p if p == paths::REPORT_BULK => vec![
             f("action", "priority:low".into()),
             f("r0", "bukan-nomor-laporan".into()),
+        ],
+        // A month that is none: an allowed cell gets 400 and exports nothing.
+        p if p == paths::FIGURES_EXPORT => vec![
+            f("from", "bukan-bulan".into()),
+            f("to", "2026-01".into()),
+            f("format", "csv".into()),
         ],
         p if p == paths::ENROL => vec![
             f("new_password", crate::desk::STRONG.into()),

@@ -45,6 +45,9 @@ mod desk_tamper;
 mod desk_workflow;
 /// I7: every code that was shown survives SIGKILL.
 mod durability;
+/// Issue 10, the figures: a hand count, supervisors only, the map in Chromium, the audited
+/// export and its suppression, the CLI's refusals.
+mod figures;
 /// Group commit: batches are all-or-nothing, and one bad report fails alone.
 mod group_commit;
 /// The module tree keeps the intake away from key-unlocking code (I3).
