@@ -971,6 +971,12 @@ async fn tour(
         let bytes = match db {
             None => std::fs::metadata(dir.join("data/bisik.db"))?.len(),
             Some(_) => {
+                // What autovacuum does within a minute or two of a bulk load (a deployment
+                // never serves its inbox from tables that were never analyzed): statistics for
+                // the planner and a visibility map for index-only counts.
+                sqlx::raw_sql("VACUUM (ANALYZE)")
+                    .execute(store.pool())
+                    .await?;
                 let (n,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
                     .fetch_one(store.pool())
                     .await?;
