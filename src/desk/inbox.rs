@@ -209,8 +209,10 @@ pub async fn inbox(
         // still running answers as soon as the page is certain: sorted newest first, every
         // report not yet opened is older than every one opened, so once the opened ones fill
         // the page nothing unopened can come before them.
-        let cell = super::search::cell(st, a, &keys, me, &me_key, &fp).await?;
-        let mut rx = cell.subscribe();
+        // Only the receiver is kept (see search::complete): logout ends this wait too.
+        let mut rx = super::search::cell(st, a, &keys, me, &me_key, &fp)
+            .await?
+            .subscribe();
         let certain = matches!(q.sort, crate::store::Sort::Day) && q.descending;
         let start = (f.page.max(0) * INBOX_PAGE) as usize;
         let deadline = tokio::time::Instant::now() + SEARCH_WAIT;
@@ -232,7 +234,12 @@ pub async fn inbox(
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
-                _ => {
+                Ok(Err(_)) => {
+                    return Err(ShareError::Internal(
+                        "the session ended during the search".into(),
+                    ));
+                }
+                Err(_) => {
                     return Err(ShareError::Internal(
                         "the session's search summaries did not finish in time".into(),
                     ));

@@ -143,7 +143,7 @@ impl Query {
             })
         })
         .await
-        .map_err(|e| ShareError::Internal(format!("the desk's search workers failed: {e}")))
+        .map_err(|e| ShareError::Internal(format!("the desk's search workers failed: {e}")))?
     }
 }
 
@@ -172,11 +172,15 @@ where
         })
     })
     .await
-    .map_err(|e| ShareError::Internal(format!("the desk's decryption workers failed: {e}")))
+    .map_err(|e| ShareError::Internal(format!("the desk's decryption workers failed: {e}")))?
 }
 
-/// `f` over `items` split into one share per core, the results in the order of `items`.
-fn on_every_core<I: Sync, O: Send>(items: &[I], f: impl Fn(&[I]) -> Vec<O> + Sync) -> Vec<O> {
+/// `f` over `items` split into one share per core, the results in the order of `items`. A
+/// share whose thread panicked is an error, never a silent gap in the results.
+fn on_every_core<I: Sync, O: Send>(
+    items: &[I],
+    f: impl Fn(&[I]) -> Vec<O> + Sync,
+) -> Result<Vec<O>, ShareError> {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
@@ -187,10 +191,13 @@ fn on_every_core<I: Sync, O: Send>(items: &[I], f: impl Fn(&[I]) -> Vec<O> + Syn
             .chunks(per)
             .map(|part| sc.spawn(move || f(part)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().map_err(|_| {
+                ShareError::Internal("a desk decryption or search worker panicked".into())
+            })?);
+        }
+        Ok(out)
     })
 }
 
@@ -398,11 +405,13 @@ pub async fn cell(
         done: 0,
         broken: None,
     }));
-    let c: Cell = Arc::new(tx);
-    st.sessions.set_summaries(&a.token, c.clone());
+    // The build's own copy of the keys, taken before the cell is kept: a cell with no build
+    // behind it would leave every later search of the session waiting.
     let keys = a
         .unlocked_keys()
         .ok_or(ShareError::Refused(super::text::NO_KEYS))?;
+    let c: Cell = Arc::new(tx);
+    st.sessions.set_summaries(&a.token, c.clone());
     let job = Build {
         st: st.clone(),
         keys,
@@ -426,8 +435,9 @@ pub async fn complete(
     fp: &str,
     wait: Duration,
 ) -> Result<Arc<Summaries>, ShareError> {
-    let c = cell(st, a, keys, me_id, me, fp).await?;
-    let mut rx = c.subscribe();
+    // Only the receiver is kept: a request waiting here must not keep the summaries (and the
+    // build) alive after the session ends; then `changed` fails and the wait ends.
+    let mut rx = cell(st, a, keys, me_id, me, fp).await?.subscribe();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let snap = rx.borrow_and_update().clone();
@@ -481,6 +491,7 @@ impl Build {
                 &self.me,
                 &fp,
                 &order[at..end],
+                Some(&self.cell),
             )
             .await
             {
@@ -503,6 +514,11 @@ impl Build {
                             broken: None,
                         });
                     });
+                }
+                Err(_) if self.cell.strong_count() == 0 => {
+                    // The session ended mid-step: nothing to report, nobody waits.
+                    self.finished = true;
+                    return;
                 }
                 Err(e) => {
                     let why = match e {
@@ -559,11 +575,17 @@ async fn open_step(
     me: &RecipientKey,
     fp: &str,
     ids: &[ReportId],
+    alive: Option<&std::sync::Weak<tokio::sync::watch::Sender<Arc<Summaries>>>>,
 ) -> Result<(Chunk, HashSet<ReportId>), ShareError> {
     let intake = st.intake_key()?;
     let mut chunk: Chunk = Vec::with_capacity(ids.len());
     let mut failed: HashSet<ReportId> = HashSet::new();
     for batch in ids.chunks(BATCH) {
+        // A background build whose session has ended stops between batches, not at the end of
+        // a step of up to 16,000 reports.
+        if alive.is_some_and(|w| w.strong_count() == 0) {
+            return Err(ShareError::Internal("the session ended".into()));
+        }
         let material = st.reports.search_material(fp, batch, false).await?;
         let (x25519, me2) = (keys.x25519.clone(), me.clone());
         let results =
@@ -618,7 +640,7 @@ async fn refresh(
     have.extend(old.failed.iter().copied());
     let mut missing: Vec<ReportId> = wrapped.difference(&have).copied().collect();
     missing.sort_by_key(|i| i.bytes());
-    let (chunk, failed_now) = open_step(st, keys, me_id, me, &old.fp, &missing).await?;
+    let (chunk, failed_now) = open_step(st, keys, me_id, me, &old.fp, &missing, None).await?;
     let mut chunks: Vec<Arc<Chunk>> = if old.each().all(|(id, _)| wrapped.contains(id)) {
         old.chunks.clone()
     } else {
