@@ -114,7 +114,12 @@ pub async fn run(cfg: &Config, cmd: StatsCommand) -> Result<(), Failure> {
         })
         .collect();
     let f = figures::compute(cfg, range, &counted, today());
-    let out = Export::suppress(cfg, &f);
+    let out = Export::suppress(cfg, &f).ok_or_else(|| {
+        failure(
+            1,
+            "these figures cannot be exported safely: a small cell could be worked out from the totals; choose a longer range of months",
+        )
+    })?;
     let pdf_bytes = match &pdf {
         Some(_) => Some(out.pdf().map_err(|e| failure(1, e.to_string()))?),
         None => None,

@@ -347,16 +347,18 @@ pub fn total(n: i64, k: i64) -> Shown {
 }
 
 /// The total of a line as published: [`total`], except that a line holding a "< k" entry but
-/// no withheld one (every other entry below k as well) withholds its total when that is at
-/// least k, since a rounded total could then pin its small cells (two cells of 4 with a total
-/// of about 8).
+/// no withheld one (every other entry below k as well) withholds its total, whatever its size,
+/// since a rounded total could pin its small cells (two cells of 4 with a total of about 8)
+/// and a total withheld only when it is at least k would tell that they add up to k or more.
 pub fn line_total<'a>(line: impl Iterator<Item = &'a Shown>, n: i64, k: i64) -> Shown {
     let (mut below, mut withheld) = (false, false);
     for s in line {
         below |= *s == Shown::Below;
         withheld |= *s == Shown::Withheld;
     }
-    if below && !withheld && n >= k {
+    if below && !withheld {
+        // Whatever it is, even below k: a withheld total says nothing of its size, so a line
+        // of small cells cannot tell that they add up to at least k.
         Shown::Withheld
     } else {
         total(n, k)
@@ -442,11 +444,20 @@ pub fn category_label(cfg: &Config, id: &str) -> (String, String) {
     }
 }
 
-/// Marks the cells of `m` (rows × columns) as published: below k is "< k"; then, until nothing
-/// changes, every row and every column that holds a suppressed cell but no withheld one also
-/// withholds its smallest exact cell (so no line has a single unknown, nor only "< k" unknowns
-/// whose bounds could meet).
-pub fn suppress(m: &[Vec<i64>], k: i64) -> Vec<Vec<Shown>> {
+/// Marks the cells of `m` (rows × columns) as published. Below k is "< k"; then, until nothing
+/// changes:
+/// - every row and column that holds a "< k" cell but no withheld one withholds its smallest
+///   exact cell, and so does every line whose only unknown is one withheld cell (a withheld
+///   partner alone in its other line would be bounded by that line's total);
+/// - the published table (cells and the totals [`totals`] gives) is narrowed as an attacker
+///   would, every line at once ([`narrowed`]); a "< k" cell that can no longer be both 0 and
+///   k − 1 withholds the smallest exact cell of its row, or else of its column.
+///
+/// When no exact cell is left beside a narrowed cell, its row's total is withheld, then its
+/// column's, then the grand total. Returns `None` when a "< k" cell stays narrowed with
+/// nothing left to withhold: such a table cannot be published.
+pub fn suppress(m: &[Vec<i64>], k: i64) -> Option<(Vec<Vec<Shown>>, Forced)> {
+    let mut forced = Forced::default();
     let mut s: Vec<Vec<Shown>> = m
         .iter()
         .map(|r| {
@@ -456,36 +467,184 @@ pub fn suppress(m: &[Vec<i64>], k: i64) -> Vec<Vec<Shown>> {
         })
         .collect();
     let cols = m.first().map_or(0, Vec::len);
+    let mut lines: Vec<Vec<(usize, usize)>> = (0..m.len())
+        .map(|i| (0..cols).map(|j| (i, j)).collect())
+        .collect();
+    lines.extend((0..cols).map(|j| (0..m.len()).map(|i| (i, j)).collect()));
+    let smallest_exact = |s: &[Vec<Shown>], line: &[(usize, usize)]| {
+        line.iter()
+            .filter(|&&(i, j)| matches!(s[i][j], Shown::Exact(_)))
+            .min_by_key(|&&(i, j)| (m[i][j], i, j))
+            .copied()
+    };
     loop {
         let mut changed = false;
-        let mut lines: Vec<Vec<(usize, usize)>> = (0..m.len())
-            .map(|i| (0..cols).map(|j| (i, j)).collect())
-            .collect();
-        lines.extend((0..cols).map(|j| (0..m.len()).map(|i| (i, j)).collect()));
-        for line in lines {
-            let hidden = line.iter().any(|&(i, j)| s[i][j] == Shown::Below);
-            let withheld = line.iter().any(|&(i, j)| s[i][j] == Shown::Withheld);
-            if !hidden || withheld {
-                continue;
-            }
-            if let Some(&(i, j)) = line
+        for line in &lines {
+            let below = line
                 .iter()
-                .filter(|&&(i, j)| matches!(s[i][j], Shown::Exact(_)))
-                .min_by_key(|&&(i, j)| (m[i][j], i, j))
+                .filter(|&&(i, j)| s[i][j] == Shown::Below)
+                .count();
+            let withheld = line
+                .iter()
+                .filter(|&&(i, j)| s[i][j] == Shown::Withheld)
+                .count();
+            if ((below > 0 && withheld == 0) || (below == 0 && withheld == 1))
+                && let Some((i, j)) = smallest_exact(&s, line)
             {
                 s[i][j] = Shown::Withheld;
                 changed = true;
             }
         }
+        if changed {
+            continue;
+        }
+        let dom = narrowed(m, &s, &forced, k);
+        for i in 0..m.len() {
+            for j in 0..cols {
+                let (lo, hi) = dom[i * cols + j];
+                if s[i][j] != Shown::Below || (lo == 0 && hi >= k - 1) {
+                    continue;
+                }
+                let row: Vec<(usize, usize)> = (0..cols).map(|c| (i, c)).collect();
+                let col: Vec<(usize, usize)> = (0..m.len()).map(|r| (r, j)).collect();
+                if let Some((a, b)) = smallest_exact(&s, &row).or_else(|| smallest_exact(&s, &col))
+                {
+                    s[a][b] = Shown::Withheld;
+                } else if forced.rows.insert(i) || forced.columns.insert(j) {
+                } else if !forced.grand {
+                    forced.grand = true;
+                } else {
+                    return None;
+                }
+                changed = true;
+            }
+            if changed {
+                break;
+            }
+        }
         if !changed {
-            return s;
+            return Some((s, forced));
         }
     }
 }
 
+/// Totals withheld by [`suppress`] beyond what [`line_total`] withholds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forced {
+    /// Rows (kecamatan) whose total is withheld.
+    pub rows: std::collections::BTreeSet<usize>,
+    /// Columns (months) whose total is withheld.
+    pub columns: std::collections::BTreeSet<usize>,
+    /// The grand total is withheld.
+    pub grand: bool,
+}
+
+/// The published totals of a suppressed table: each row's, each column's, and the grand total
+/// (which closes the line of row totals and the line of column totals).
+pub fn totals(
+    m: &[Vec<i64>],
+    s: &[Vec<Shown>],
+    forced: &Forced,
+    k: i64,
+) -> (Vec<Shown>, Vec<Shown>, Shown) {
+    let cols = m.first().map_or(0, Vec::len);
+    let withheld = |shown: Shown, force: bool| if force { Shown::Withheld } else { shown };
+    let rows: Vec<Shown> = m
+        .iter()
+        .zip(s)
+        .enumerate()
+        .map(|(i, (r, line))| {
+            withheld(
+                line_total(line.iter(), r.iter().sum(), k),
+                forced.rows.contains(&i),
+            )
+        })
+        .collect();
+    let columns: Vec<Shown> = (0..cols)
+        .map(|j| {
+            withheld(
+                line_total(s.iter().map(|r| &r[j]), m.iter().map(|r| r[j]).sum(), k),
+                forced.columns.contains(&j),
+            )
+        })
+        .collect();
+    let all: i64 = m.iter().flatten().sum();
+    let grand = withheld(
+        line_total(rows.iter().chain(columns.iter()), all, k),
+        forced.grand,
+    );
+    (rows, columns, grand)
+}
+
+/// What a reader of the published table can know of each cell (row-major), every line at once:
+/// each entry's interval ("< k" is 0 to k − 1, "x" at least k, a rounded total within k/2 of
+/// what it shows), narrowed by every row, column and total summing together until nothing
+/// moves. Bound propagation, not a whole-number search: it finds what sums and differences of
+/// lines give (the test searches the rest).
+pub fn narrowed(m: &[Vec<i64>], s: &[Vec<Shown>], forced: &Forced, k: i64) -> Vec<(i64, i64)> {
+    let cols = m.first().map_or(0, Vec::len);
+    let (rows, columns, grand) = totals(m, s, forced, k);
+    // No entry exceeds every report counted, as far as the grand total tells.
+    let big = match grand {
+        Shown::Exact(n) => n,
+        Shown::Rounded(r) => r + (k - 1) / 2,
+        _ => m.iter().flatten().sum::<i64>().max(k) * 2 + k,
+    };
+    // A withheld cell is at least k (a smaller one would show as "< k"); a withheld total
+    // may be anything.
+    let interval = |e: Shown, cell: bool| match e {
+        Shown::Exact(n) => (n, n),
+        Shown::Below => (0, k - 1),
+        Shown::Withheld if cell => (k, big),
+        Shown::Withheld => (0, big),
+        Shown::Rounded(r) => ((r - k / 2).max(k), r + (k - 1) / 2),
+    };
+    let mut dom: Vec<(i64, i64)> = s.iter().flatten().map(|&e| interval(e, true)).collect();
+    let row0 = dom.len();
+    dom.extend(rows.iter().map(|&e| interval(e, false)));
+    let col0 = dom.len();
+    dom.extend(columns.iter().map(|&e| interval(e, false)));
+    let g = dom.len();
+    dom.push(interval(grand, false));
+    // Each constraint: the cells sum to the total.
+    let mut sums: Vec<(Vec<usize>, usize)> = (0..m.len())
+        .map(|i| ((0..cols).map(|j| i * cols + j).collect(), row0 + i))
+        .collect();
+    sums.extend((0..cols).map(|j| ((0..m.len()).map(|i| i * cols + j).collect(), col0 + j)));
+    sums.push(((row0..col0).collect(), g));
+    sums.push(((col0..g).collect(), g));
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for (cells, t) in &sums {
+            let lo: i64 = cells.iter().map(|&c| dom[c].0).sum();
+            let hi: i64 = cells.iter().map(|&c| dom[c].1).sum();
+            let (tlo, thi) = (dom[*t].0.max(lo), dom[*t].1.min(hi));
+            if (tlo, thi) != dom[*t] {
+                dom[*t] = (tlo, thi);
+                moved = true;
+            }
+            for &c in cells {
+                let (clo, chi) = dom[c];
+                let nlo = clo.max(tlo - (hi - chi));
+                let nhi = chi.min(thi - (lo - clo));
+                if (nlo, nhi) != (clo, chi) {
+                    dom[c] = (nlo, nhi.max(nlo));
+                    moved = true;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    dom.truncate(row0);
+    dom
+}
+
 impl Export {
-    /// The published form of `f` under `cfg` (its `[figures] k`).
-    pub fn suppress(cfg: &Config, f: &Figures) -> Export {
+    /// The published form of `f` under `cfg` (its `[figures] k`), or `None` when the table
+    /// cannot be published without a small cell being narrowed ([`suppress`]).
+    pub fn suppress(cfg: &Config, f: &Figures) -> Option<Export> {
         let k = cfg.figures.k;
         // Areas with no report in the range are left out unless configured: the empty bucket
         // of unnamed areas says nothing.
@@ -497,20 +656,9 @@ impl Export {
             keep.pop();
         }
         let matrix: Vec<Vec<i64>> = keep.iter().map(|&i| f.area_month[i].clone()).collect();
-        let cells = suppress(&matrix, k);
-        let by_month = f.by_month();
-        let row_totals: Vec<Shown> = keep
-            .iter()
-            .zip(&cells)
-            .map(|(&i, line)| line_total(line.iter(), f.area_month[i].iter().sum(), k))
-            .collect();
-        let month_totals: Vec<Shown> = by_month
-            .iter()
-            .enumerate()
-            .map(|(m, n)| line_total(cells.iter().map(|r| &r[m]), *n, k))
-            .collect();
+        let (cells, forced) = suppress(&matrix, k)?;
         // The grand total closes two more lines: the kecamatan totals and the month totals.
-        let grand = line_total(row_totals.iter().chain(month_totals.iter()), f.total(), k);
+        let (row_totals, month_totals, grand) = totals(&matrix, &cells, &forced, k);
         let rows = keep
             .iter()
             .zip(cells)
@@ -540,7 +688,7 @@ impl Export {
             .zip([f.sla.met, f.sla.missed, f.sla.pending])
             .map(|((id, en), n)| (both(id, en), total(n, k)))
             .collect();
-        Export {
+        Some(Export {
             k,
             unit: cfg.unit.name.clone(),
             range: f.range,
@@ -554,7 +702,7 @@ impl Export {
                 median_shown(f.triage.0, f.triage.1, k),
                 median_shown(f.close.0, f.close.1, k),
             ),
-        }
+        })
     }
 
     /// The legend, one line per sentence.
@@ -843,7 +991,7 @@ mod tests {
     #[test]
     fn every_line_with_a_small_cell_also_withholds_another() {
         let m = vec![vec![2, 9, 7], vec![6, 8, 12], vec![0, 0, 5]];
-        let s = suppress(&m, 5);
+        let (s, _) = suppress(&m, 5).unwrap();
         assert_eq!(s[0][0], Shown::Below);
         assert_eq!(s[2][0], Shown::Below);
         for line in (0..3)
@@ -852,6 +1000,50 @@ mod tests {
         {
             if line.contains(&Shown::Below) {
                 assert!(line.contains(&Shown::Withheld), "{line:?}");
+            }
+        }
+    }
+
+    /// The review's counterexample (k = 5): with partners only for lines holding a "< 5",
+    /// B's withheld first month was alone in B's row, its total bounded it, and A's first
+    /// month came out exactly 1. Now every small cell stays free from 0 to k − 1 for a
+    /// reader who narrows every line at once, and no line has a single unknown.
+    #[test]
+    fn no_small_cell_is_narrowed_by_every_line_together() {
+        let tables = [
+            vec![vec![1, 5, 10, 11], vec![32, 30, 30, 30]],
+            vec![vec![2, 9, 7], vec![6, 8, 12], vec![0, 0, 5]],
+            vec![vec![4, 4], vec![5, 6], vec![2, 5]],
+            vec![
+                vec![0, 40, 41, 40],
+                vec![39, 40, 40, 42],
+                vec![3, 38, 40, 41],
+            ],
+        ];
+        for m in tables {
+            let (s, forced) = suppress(&m, 5).unwrap_or_else(|| panic!("{m:?} is not publishable"));
+            let cols = m[0].len();
+            let dom = narrowed(&m, &s, &forced, 5);
+            for i in 0..m.len() {
+                for j in 0..cols {
+                    if s[i][j] == Shown::Below {
+                        let (lo, hi) = dom[i * cols + j];
+                        assert!(
+                            lo == 0 && hi >= 4,
+                            "{m:?}: cell {i},{j} narrowed to {lo}..{hi}: {s:?}"
+                        );
+                    }
+                }
+            }
+            for line in (0..m.len())
+                .map(|i| (0..cols).map(|j| s[i][j]).collect::<Vec<_>>())
+                .chain((0..cols).map(|j| (0..m.len()).map(|i| s[i][j]).collect()))
+            {
+                let unknown = line
+                    .iter()
+                    .filter(|e| !matches!(e, Shown::Exact(_)))
+                    .count();
+                assert!(unknown != 1, "{m:?}: a line with one unknown: {line:?}");
             }
         }
     }

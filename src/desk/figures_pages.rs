@@ -491,7 +491,9 @@ pub async fn export(
         Ok(c) => c,
         Err(e) => return outcome(base, Err(e)),
     };
-    let out = Export::suppress(&st.cfg, &c.figures);
+    let Some(out) = Export::suppress(&st.cfg, &c.figures) else {
+        return outcome(base, Err(ShareError::Refused(text::FIGURES_UNSAFE)));
+    };
     let (body, kind, ext) = if pdf {
         match out.pdf() {
             Ok(b) => (b, "application/pdf", "pdf"),

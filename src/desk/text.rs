@@ -293,3 +293,9 @@ pub const BAD_FORMAT: Text = t(
     "Format ekspor harus CSV atau PDF.",
     "The export format must be CSV or PDF.",
 );
+
+/// A figures export refused because a small cell could be worked out from its totals.
+pub const FIGURES_UNSAFE: Text = t(
+    "Angka ini tidak dapat diekspor dengan aman: sebuah sel kecil dapat diperkirakan dari jumlah-jumlahnya. Pilih rentang bulan yang lebih panjang.",
+    "These figures cannot be exported safely: a small cell could be worked out from the totals. Choose a longer range of months.",
+);
