@@ -77,6 +77,82 @@ pub struct Config {
     pub triage: Triage,
     /// Figures for the regional action plan (issue 10): suppression and the tile map.
     pub figures: Figures,
+    /// Attachments (issue 9): limits, types, the sanitizer's bounds and the blob store.
+    pub attachments: Attachments,
+}
+
+/// Attachment settings (`[attachments]`, issue 9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attachments {
+    /// Files per report or message (0 turns attachments off).
+    pub max_files: usize,
+    /// Largest file, in MiB.
+    pub max_file_mib: u64,
+    /// Bytes all reporters together may upload in one hour, in MiB: a flood of large files
+    /// cannot fill the disk or keep the sanitizer busy for long.
+    pub hourly_budget_mib: u64,
+    /// Free MiB the spool and the local blob directory must keep; below it files are refused
+    /// (the tip itself is still taken).
+    pub min_free_mib: u64,
+    /// Types accepted beyond the cleanable ones (jpeg, png, webp, text), each only when the
+    /// reporter consents, for that file, that its metadata cannot be removed: pdf, mp4 (also
+    /// MOV, M4A and 3GP voice notes), ogg, mp3, webm, wav.
+    pub consent_types: Vec<String>,
+    /// Largest image the sanitizer decodes, in megapixels: a decompression bomb stops here.
+    pub max_megapixels: u64,
+    /// The sanitizer's address-space limit, in MiB.
+    pub sanitizer_memory_mib: u64,
+    /// The sanitizer's CPU-time limit, in seconds.
+    pub sanitizer_cpu_secs: u64,
+    /// Where blobs go: `local` (blob_dir) or `s3`.
+    pub store: String,
+    /// Local blob directory; default data_dir/blobs.
+    pub blob_dir: Option<PathBuf>,
+    /// S3-compatible storage, when `store = "s3"`.
+    pub s3: S3,
+}
+
+/// An S3-compatible bucket. The secret key comes from the environment
+/// (BISIK_S3_SECRET_ACCESS_KEY), never from the config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3 {
+    /// Bucket name.
+    pub bucket: String,
+    /// Endpoint URL, e.g. `https://s3.example.go.id`; empty for AWS itself.
+    pub endpoint: String,
+    /// Region.
+    pub region: String,
+    /// Access key id (BISIK_S3_ACCESS_KEY_ID overrides it).
+    pub access_key_id: String,
+    /// Allow plain HTTP to the endpoint: only for a server on loopback (tests).
+    pub allow_http: bool,
+}
+
+impl Default for Attachments {
+    fn default() -> Self {
+        Attachments {
+            max_files: 5,
+            max_file_mib: 20,
+            hourly_budget_mib: 2048,
+            min_free_mib: 2048,
+            consent_types: Vec::new(),
+            max_megapixels: 50,
+            sanitizer_memory_mib: 1024,
+            sanitizer_cpu_secs: 30,
+            store: "local".into(),
+            blob_dir: None,
+            s3: S3::default(),
+        }
+    }
+}
+
+impl Attachments {
+    /// The largest file in bytes.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_mib * 1024 * 1024
+    }
 }
 
 /// Figures settings (`[figures]`, issue 10, docs/FIGURES.md).
@@ -350,6 +426,9 @@ impl Default for Disk {
     }
 }
 
+/// The types `attachments.consent_types` may name: formats the sanitizer cannot clean.
+pub const CONSENT_TYPES: &[&str] = &["pdf", "mp4", "ogg", "mp3", "webm", "wav"];
+
 /// The longest `unit.name`, in characters: it is on every reporter page, and the follow-up
 /// page's byte budget reserves room for it (`intake::pages::FRAME_RESERVE`).
 pub const UNIT_NAME_MAX: usize = 100;
@@ -566,6 +645,7 @@ impl Default for Config {
             desk: Desk::default(),
             triage: Triage::default(),
             figures: Figures::default(),
+            attachments: Attachments::default(),
         }
     }
 }
@@ -728,8 +808,78 @@ impl Config {
         if let Some(v) = env("BISIK_RESUBMIT_SECS") {
             self.reporter.resubmit_secs = num("BISIK_RESUBMIT_SECS", v)?;
         }
+        if let Some(v) = env("BISIK_ATTACHMENTS_HOURLY_BUDGET_MIB") {
+            self.attachments.hourly_budget_mib = num("BISIK_ATTACHMENTS_HOURLY_BUDGET_MIB", v)?;
+        }
+        if let Some(v) = env("BISIK_ATTACHMENTS_MIN_FREE_MIB") {
+            self.attachments.min_free_mib = num("BISIK_ATTACHMENTS_MIN_FREE_MIB", v)?;
+        }
+        if let Some(v) = env("BISIK_BLOB_STORE") {
+            self.attachments.store = v;
+        }
+        if let Some(v) = env("BISIK_S3_BUCKET") {
+            self.attachments.s3.bucket = v;
+        }
+        if let Some(v) = env("BISIK_S3_ENDPOINT") {
+            self.attachments.s3.endpoint = v;
+        }
+        if let Some(v) = env("BISIK_S3_ACCESS_KEY_ID") {
+            self.attachments.s3.access_key_id = v;
+        }
         if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
             self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
+        }
+        Ok(())
+    }
+
+    fn validate_attachments(&self) -> Result<(), ConfigError> {
+        let a = &self.attachments;
+        if a.max_files > 20 {
+            return Err(bad(format!(
+                "setting attachments.max_files must be between 0 and 20, got {}",
+                a.max_files
+            )));
+        }
+        if !(1..=1024).contains(&a.max_file_mib) {
+            return Err(bad(format!(
+                "setting attachments.max_file_mib must be between 1 and 1024, got {}",
+                a.max_file_mib
+            )));
+        }
+        if !(1..=1000).contains(&a.max_megapixels) {
+            return Err(bad(format!(
+                "setting attachments.max_megapixels must be between 1 and 1000, got {}",
+                a.max_megapixels
+            )));
+        }
+        if !(64..=65_536).contains(&a.sanitizer_memory_mib) || !(1..=600).contains(&a.sanitizer_cpu_secs) {
+            return Err(bad(format!(
+                "settings attachments.sanitizer_memory_mib (64 to 65536) and attachments.sanitizer_cpu_secs (1 to 600) are out of range: {} and {}",
+                a.sanitizer_memory_mib, a.sanitizer_cpu_secs
+            )));
+        }
+        for t in &a.consent_types {
+            if !CONSENT_TYPES.contains(&t.as_str()) {
+                return Err(bad(format!(
+                    "setting attachments.consent_types: unknown type {t:?}; known: {}",
+                    CONSENT_TYPES.join(", ")
+                )));
+            }
+        }
+        match a.store.as_str() {
+            "local" => {}
+            "s3" => {
+                if a.s3.bucket.is_empty() {
+                    return Err(bad(
+                        "setting attachments.s3.bucket (BISIK_S3_BUCKET) is needed when attachments.store is \"s3\"".into(),
+                    ));
+                }
+            }
+            other => {
+                return Err(bad(format!(
+                    "setting attachments.store (BISIK_BLOB_STORE) must be \"local\" or \"s3\", got {other:?}"
+                )));
+            }
         }
         Ok(())
     }
@@ -984,6 +1134,7 @@ impl Config {
                 self.maintenance.reshuffle_window_secs
             )));
         }
+        self.validate_attachments()?;
         if self.reporter.closed_delay_days < 0 || self.reporter.code_lifetime_days < 1 {
             return Err(bad("settings reporter.closed_delay_days must be 0 or more and reporter.code_lifetime_days at least 1".into()));
         }

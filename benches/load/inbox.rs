@@ -390,6 +390,7 @@ impl Maker {
             people: None,
             vehicles: None,
             day: day_string(day),
+            attachments: Vec::new(),
         };
         let plain = serde_json::to_vec(&tip)?;
         let aad = item_aad(

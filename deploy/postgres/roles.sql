@@ -264,6 +264,15 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON public.items TO bisik_desk;
     END IF;
 
+    -- blobs: which blob in the blob store belongs to which report (issue 9, migration 0009).
+    -- The intake records a blob before writing it and may forget one whose report failed; the
+    -- desk reads them; `bisik maintenance blobs` (the owner) removes orphans.
+    IF to_regclass('public.blobs') IS NOT NULL THEN
+        GRANT SELECT (id, report_id, day), INSERT (id, report_id, day), DELETE
+            ON public.blobs TO bisik_intake;
+        GRANT SELECT ON public.blobs TO bisik_desk;
+    END IF;
+
     -- intake_state: the intake's own durable facts (highest recipient-list epoch, heartbeat).
     IF to_regclass('public.intake_state') IS NOT NULL THEN
         GRANT SELECT (name, value), INSERT (name, value), UPDATE (value)

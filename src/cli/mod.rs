@@ -384,6 +384,8 @@ async fn desk_state(
     } else {
         None
     };
+    let blobs = crate::blob::BlobStore::open(&cfg)
+        .map_err(|e| failure(74, format!("cannot open the attachment store: {e}")))?;
     Ok(crate::desk::DeskState::new(
         cfg.clone(),
         store,
@@ -391,6 +393,7 @@ async fn desk_state(
         audit,
         pepper,
         public,
+        blobs,
     ))
 }
 
@@ -428,7 +431,18 @@ async fn intake_state(cfg: Arc<Config>) -> Result<Arc<crate::intake::IntakeState
         store.migrate().await?;
     }
     maintenance::spawn_heartbeat(store.clone());
-    Ok(crate::intake::IntakeState::new(cfg, store, public, secrets))
+    let blobs = crate::blob::BlobStore::open(&cfg)
+        .map_err(|e| failure(74, format!("cannot open the attachment store: {e}")))?;
+    crate::intake::upload::prepare_spool(&cfg).map_err(|e| {
+        failure(
+            73,
+            format!(
+                "cannot prepare the upload spool {}: {e}",
+                crate::intake::upload::spool_dir(&cfg).display()
+            ),
+        )
+    })?;
+    Ok(crate::intake::IntakeState::new(cfg, store, blobs, public, secrets))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod header;
 pub mod kdf;
 pub mod primitives;
 pub mod recipients;
+pub mod stream;
 pub mod wrap;
 
 pub use primitives::SecretKey32;

@@ -24,6 +24,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod attachments;
 pub mod audit;
 pub mod certify;
 pub mod figures;
@@ -70,6 +71,8 @@ pub struct DeskState {
     /// The pinned public keys from keys/ (intake, escrow, organisation), `None` before
     /// `bisik keys init`: then nothing can be opened or shared yet.
     pub public: Option<crate::keyfiles::PublicKeys>,
+    /// The blob store, where the reporters' sealed attachments are (issue 9).
+    pub blobs: crate::blob::BlobStore,
     pepper: Arc<SecretKey32>,
     kdf: Bounded,
     dummy_salt: [u8; 16],
@@ -88,6 +91,7 @@ impl DeskState {
         audit: audit::Audit,
         pepper: SecretKey32,
         public: Option<crate::keyfiles::PublicKeys>,
+        blobs: crate::blob::BlobStore,
     ) -> Arc<Self> {
         let d = &cfg.desk;
         let sessions = Arc::new(session::Sessions::new(
@@ -113,6 +117,7 @@ impl DeskState {
             audit,
             sessions,
             public,
+            blobs,
             pepper: Arc::new(pepper),
             kdf,
             dummy_salt: keys::new_salt(),
@@ -177,6 +182,10 @@ pub mod paths {
     /// A report: the tip, the conversation, the notes and the actions (GET `?id=`).
     /// Supervisors and investigators holding it.
     pub const REPORT: &str = "/report";
+    /// An attachment of a report, decrypted as a download (`?id=&n=`).
+    pub const REPORT_ATTACHMENT: &str = "/report/attachment";
+    /// An attachment's thumbnail (`?id=&n=`).
+    pub const REPORT_THUMB: &str = "/report/thumb";
     /// Share a report with an investigator or supervisor (POST). Certified supervisors.
     pub const REPORT_SHARE: &str = "/reports/share";
     /// Remove an investigator's access to a report (POST). Certified supervisors.
@@ -226,7 +235,7 @@ pub mod paths {
     /// API: the figures (GET). Certified supervisors.
     pub const API_FIGURES: &str = "/api/v1/figures";
     /// All of them.
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 38] = [
         LOGIN,
         LOGOUT,
         ENROL,
@@ -240,6 +249,8 @@ pub mod paths {
         AUDIT,
         INBOX,
         REPORT,
+        REPORT_ATTACHMENT,
+        REPORT_THUMB,
         REPORT_SHARE,
         REPORT_UNSHARE,
         REPORT_MESSAGE,
@@ -336,6 +347,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(paths::REPORT)
             .route(web::get().to(report_pages::report))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::REPORT_ATTACHMENT)
+            .route(web::get().to(attachments::download))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource(paths::REPORT_THUMB)
+            .route(web::get().to(attachments::thumbnail))
             .default_service(method_not_allowed("GET")),
     )
     .service(

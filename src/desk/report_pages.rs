@@ -198,6 +198,32 @@ struct Field {
     text: String,
 }
 
+/// An attached file as listed.
+struct FileView {
+    /// Its number, from 1 (the download and thumbnail links take it).
+    n: usize,
+    /// The reporter's name for it, untrusted text.
+    name: String,
+    kind: String,
+    size: String,
+    /// Kept as sent, with its metadata: shown with a warning (I9).
+    unsanitized: bool,
+    thumb: bool,
+    /// Pixel size of an image, or empty.
+    pixels: String,
+}
+
+/// A size as a person reads it.
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MB", bytes as f64 / (1u64 << 20) as f64)
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{bytes} B")
+    }
+}
+
 /// A message or note as shown.
 struct ThreadItem {
     seq: i64,
@@ -214,6 +240,8 @@ struct View {
     category: String,
     area: String,
     fields: Vec<Field>,
+    /// The tip's files (issue 9).
+    files: Vec<FileView>,
     thread: Vec<ThreadItem>,
     /// The current labels (the latest labels item), when this reader holds K_s.
     labels: Vec<String>,
@@ -360,6 +388,24 @@ fn view(conv: &crate::items::open::Conversation) -> View {
             });
         }
     }
+    let files = t
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| FileView {
+            n: i + 1,
+            name: visible_controls(&a.name),
+            kind: a.kind.clone(),
+            size: human_size(a.size),
+            unsanitized: !a.sanitized,
+            thumb: a.thumb.is_some(),
+            pixels: if a.width > 0 {
+                format!("{} × {}", a.width, a.height)
+            } else {
+                String::new()
+            },
+        })
+        .collect();
     let labels = conv.labels();
     let thread = conv
         .items
@@ -394,6 +440,7 @@ fn view(conv: &crate::items::open::Conversation) -> View {
         category: visible_controls(&t.category),
         area: t.area.as_deref().map(visible_controls).unwrap_or_default(),
         fields,
+        files,
         thread,
         labels,
     }

@@ -460,6 +460,17 @@ pub async fn unshare(
 /// names, every item opening), then the page view is audited (`decrypted`, I6) before anything is
 /// shown. Staff-only items stay sealed for someone who holds no wrap of K_s.
 pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversation, ShareError> {
+    read_as(st, a, id, Access::Page).await.map(|(c, _)| c)
+}
+
+/// [`read`], audited as `access` (an attachment download or a thumbnail), also handing back
+/// K_r, under which the report's attachments are sealed.
+pub async fn read_as(
+    st: &DeskState,
+    a: &Authed,
+    id: ReportId,
+    access: Access,
+) -> Result<(Conversation, SecretKey32), ShareError> {
     let certified = st.audit.certified().await?;
     let (keys, me) = acting(a, &certified, false)?;
     let opened = match open_report(st, &certified, &a.current.staff_id, &keys, id).await {
@@ -506,13 +517,10 @@ pub async fn read(st: &DeskState, a: &Authed, id: ReportId) -> Result<Conversati
                 id: me,
                 key: &keys.ed25519,
             },
-            Event::Decrypted {
-                report: id,
-                access: Access::Page,
-            },
+            Event::Decrypted { report: id, access },
         )
         .await?;
-    Ok(conv)
+    Ok((conv, opened.k_r))
 }
 
 /// Entries of a report's audit history read back to find its latest `item_written`.

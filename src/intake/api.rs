@@ -3,13 +3,14 @@
 //! code travels only in a POST body, never in a URL (I10), and every response is `no-store`.
 
 use super::IntakeState;
+use super::upload;
 use super::flows::{self, CROSS_SITE, TipInput, field_error, open_code};
 use super::reports::{self, ReporterMessage, TipPlain};
 use crate::config::Choice;
 use crate::crypto::primitives::wipe_stack;
 use crate::domain::ReporterStatus;
 use crate::web::ApiError;
-use crate::web::body::{is_cross_site, read_json};
+use crate::web::body::{content_type_is, decode_json, is_cross_site, read_json};
 use crate::web::error::{ErrorBody, Lang};
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
@@ -17,6 +18,13 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
+
+const NO_REPORT_PART: ApiError = ApiError::new(
+    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+    "invalid_field",
+    "Bagian `report` (JSON laporan) tidak ada.",
+    "The `report` part (the report's JSON) is missing.",
+);
 
 // The OpenAPI patterns below say what `text` and `FollowupCode::parse` accept, as ECMA-262:
 // - optional text: no control character other than tab, line feed and carriage return;
@@ -193,6 +201,15 @@ fn limits(st: &IntakeState) -> (usize, Duration) {
 }
 
 /// Submit a tip.
+///
+/// With attachments, send `multipart/form-data` instead of JSON: this same JSON object in a
+/// part named `report`, up to `attachments.max_files` files in parts `file1` .. `fileN` (20 MB
+/// each by default; JPEG, PNG, WebP and plain text are cleaned of metadata), and, for a file of
+/// a type that cannot be cleaned and that the service accepts, a part `consentN` = `1`. Files
+/// add the codes `file_too_large` (413), `too_many_files`, `empty_file`, `bad_file_name`,
+/// `file_type_not_allowed`, `metadata_consent_required`, `file_unreadable`, `image_too_large`
+/// (422), `malformed_multipart` (400) and `attachments_busy`, `attachments_storage_full`,
+/// `attachment_failed` (503).
 #[utoipa::path(
     post, path = "/api/v1/reports", request_body = SubmitRequest,
     params(("lang" = Option<String>, Query, description = "`en` for English messages")),
@@ -226,10 +243,21 @@ async fn submit_inner(
         return Err(CROSS_SITE);
     }
     let (limit, timeout) = limits(st);
-    let body: SubmitRequest = read_json(req, payload, limit, timeout).await?;
+    // With files (issue 9) the body is multipart: the JSON request in a part named `report`,
+    // and the files in parts `file1` .. `fileN` (consent boxes `consent1` ..).
+    let (body, files): (SubmitRequest, _) =
+        if content_type_is(req, "multipart/form-data") && st.cfg.attachments.max_files > 0 {
+            let up = upload::read_multipart(st, req, payload).await?;
+            let json = up.form.get("report").ok_or(NO_REPORT_PART)?;
+            let body = decode_json(json.as_bytes())?;
+            upload::check(st, &up)?;
+            (body, up.files)
+        } else {
+            (read_json(req, payload, limit, timeout).await?, Vec::new())
+        };
     let tip = validate_tip(st, &body)?;
     drop(body);
-    let code = flows::submit(st, tip).await?;
+    let code = flows::submit(st, tip, files).await?;
     Ok(secret_json(
         HttpResponse::Created(),
         &SubmitResponse { code },

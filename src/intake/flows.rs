@@ -262,18 +262,26 @@ pub fn validate_tip(cfg: &Config, r: &TipInput<'_>) -> Result<TipPlain, Vec<Fiel
         people,
         vehicles,
         day: day_string(today()),
+        attachments: Vec::new(),
     })
 }
 
 /// Stores a validated tip and returns its code for display, once the report is durable (I7).
-pub async fn submit(st: &IntakeState, tip: TipPlain) -> Result<Zeroizing<String>, ApiError> {
+pub async fn submit(
+    st: &IntakeState,
+    tip: TipPlain,
+    files: Vec<super::upload::Spooled>,
+) -> Result<Zeroizing<String>, ApiError> {
     if st.disk.state() == DiskState::SubmissionsRefused {
         return Err(DISK_LOW_SUBMISSIONS.retry_after(300));
     }
     let (code, secrets) = st.kdf.issue().await;
-    reports::create(st, tip, &secrets)
+    reports::create(st, tip, files, &secrets)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| match e {
+            reports::Created::Refused(e) => e,
+            reports::Created::Store(e) => ApiError::internal(e),
+        })?;
     drop(secrets);
     Ok(code.display())
 }

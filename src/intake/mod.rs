@@ -14,6 +14,7 @@ pub mod kdf_pool;
 pub mod pages;
 pub mod recipients;
 pub mod reports;
+pub mod upload;
 
 use crate::config::Config;
 use crate::keyfiles::{IntakeSecrets, PublicKeys};
@@ -45,6 +46,10 @@ pub struct IntakeState {
     pub disk: disk::DiskWatch,
     /// The pages' follow-up sessions and resubmission map (memory only).
     pub pages: Arc<pages::PageState>,
+    /// Where sealed attachments go (issue 9).
+    pub blobs: crate::blob::BlobStore,
+    /// The hourly byte budget for attachments, shared by every upload in this process.
+    pub upload_budget: upload::Budget,
 }
 
 impl IntakeState {
@@ -52,6 +57,7 @@ impl IntakeState {
     pub fn new(
         cfg: Arc<Config>,
         store: Store,
+        blobs: crate::blob::BlobStore,
         keys: PublicKeys,
         secrets: IntakeSecrets,
     ) -> Arc<Self> {
@@ -84,6 +90,8 @@ impl IntakeState {
         );
         Arc::new(IntakeState {
             pages,
+            blobs,
+            upload_budget: upload::Budget::new(),
             disk,
             cfg,
             committer: crate::store::Committer::spawn(store.clone()),

@@ -21,15 +21,27 @@ pub use crate::items::{MessagePlain, TipPlain, item_aad};
 /// Seals and stores a new report; returns once it is durably committed.
 pub async fn create(
     st: &IntakeState,
-    tip: TipPlain,
+    mut tip: TipPlain,
+    files: Vec<super::upload::Spooled>,
     secrets: &CodeSecrets,
-) -> Result<ReportId, StoreError> {
+) -> Result<ReportId, Created> {
     let id = ReportId::new();
     let rid = id.bytes();
     let day = today();
     // Only K_r is made here. K_s, for staff-only items, is created by the desk when staff
     // first need it, so the intake never knows it (I3).
     let k_r = SecretKey32::random();
+    // Files first: they are sealed under K_r and named in the tip, which is sealed next.
+    tip.attachments = super::upload::store_files(st, id, &k_r, files)
+        .await
+        .map_err(Created::Refused)?;
+    let blobs: Vec<crate::blob::BlobId> = tip
+        .attachments
+        .iter()
+        .flat_map(|a| [Some(&a.blob), a.thumb.as_ref().map(|t| &t.blob)])
+        .flatten()
+        .filter_map(|b| crate::blob::BlobId::parse(b))
+        .collect();
 
     let recipients = st.recipients.current(&st.store).await;
     let mut all = vec![st.keys.escrow.clone()];
@@ -44,8 +56,11 @@ pub async fn create(
     for r in &all {
         let fp = hex::encode(r.fingerprint());
         // Keys are validated when loaded, so a failure here means a bug, not bad input.
-        let wrapped = wrap_to(r, &rid, Purpose::ReporterKey, &k_r)
-            .map_err(|e| StoreError::Corrupt(format!("cannot wrap to recipient {fp}: {e}")))?;
+        let wrapped = wrap_to(r, &rid, Purpose::ReporterKey, &k_r).map_err(|e| {
+            Created::Store(StoreError::Corrupt(format!(
+                "cannot wrap to recipient {fp}: {e}"
+            )))
+        })?;
         wraps.push((fp, Purpose::ReporterKey.code(), wrapped));
     }
     let tip_id = ItemId::new();
@@ -94,8 +109,19 @@ pub async fn create(
         },
         head: (head, head_sig.to_vec()),
     };
-    st.committer.insert(new).await?;
+    if let Err(e) = st.committer.insert(new).await {
+        super::upload::remove_blobs(st, &blobs).await;
+        return Err(Created::Store(e));
+    }
     Ok(id)
+}
+
+/// Why a report was not created.
+pub enum Created {
+    /// An attachment was refused (type, size, the sanitizer): the reporter is told why.
+    Refused(crate::web::ApiError),
+    /// The store failed.
+    Store(StoreError),
 }
 
 /// A report opened by its reporter's code.

@@ -39,6 +39,50 @@ pub struct TipPlain {
     pub vehicles: Option<String>,
     /// Received day.
     pub day: String,
+    /// Files attached to the tip (issue 9). Absent in tips sealed before attachments existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
+}
+
+/// What a sealed item says of one attached file: the blob that holds it and everything about it
+/// that must stay sealed (I1): its name, type and size. The blob alone is a random name and a
+/// size bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// The blob (32 hex digits), sealed as a stream under K_r
+    /// ([`crate::crypto::stream`], purpose `Attachment`, or `Unsanitized` when kept as sent).
+    pub blob: String,
+    /// The name the reporter's device gave the file, checked (no path, no control characters)
+    /// and never used as a path.
+    pub name: String,
+    /// The content's type as the intake decided it from the bytes (`jpeg`, `png`, `text`,
+    /// `pdf`, ...); for a sanitized image, the type of what the sanitizer wrote.
+    pub kind: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// Its exact size in bytes (the stream opener checks it).
+    pub size: u64,
+    /// Whether the sanitizer re-encoded it (I9). `false` only for a type the reporter consented
+    /// to send with its metadata: the desk warns on it.
+    pub sanitized: bool,
+    /// Pixel dimensions of an image.
+    #[serde(default)]
+    pub width: u32,
+    /// Pixel dimensions of an image.
+    #[serde(default)]
+    pub height: u32,
+    /// The sanitizer's thumbnail, a PNG sealed as a stream of its own (purpose `Thumbnail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb: Option<ThumbRef>,
+}
+
+/// A thumbnail's blob and exact size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThumbRef {
+    /// The blob.
+    pub blob: String,
+    /// Exact size in bytes.
+    pub size: u64,
 }
 
 /// A conversation message as sealed under K_r.

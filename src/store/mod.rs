@@ -7,6 +7,7 @@
 //! SQLite file, or the PostgreSQL schema `desk` granted to the desk role only.
 
 mod audit;
+mod blobs;
 mod committer;
 mod desk;
 mod followup;
@@ -18,6 +19,7 @@ mod schema_check;
 mod triage;
 
 pub use audit::AuditRow;
+pub use blobs::BlobRow;
 pub use committer::Committer;
 pub use desk::{AuthRow, NewStaff, StaffKeyRow, StaffRow};
 pub use followup::FollowupState;

@@ -37,6 +37,7 @@ pub const RESHUFFLED_TABLES: &[(&str, &str)] = &[
     ("intake_state", "value"),
     ("item_heads", "head"),
     ("report_key_statements", "statement"),
+    ("blobs", "day"),
 ];
 
 /// Session advisory lock key for the reshuffle ("bisik" then 1), so several intake hosts or a

@@ -67,6 +67,35 @@ impl Form {
     }
 }
 
+impl Form {
+    /// Adds one field from another encoding (a multipart body's text part), under the same
+    /// rules as [`parse_form`]: a short lowercase name, no repeats, at most [`MAX_FIELDS`].
+    pub fn push(&mut self, name: &str, value: &str) -> Result<(), FormError> {
+        self.admit(name.as_bytes())?;
+        self.fields
+            .push((name.to_owned(), Zeroizing::new(value.to_owned())));
+        Ok(())
+    }
+
+    /// Whether one more field called `name` may be added.
+    fn admit(&self, name: &[u8]) -> Result<(), FormError> {
+        if self.fields.len() == MAX_FIELDS {
+            return Err(FormError::TooMany);
+        }
+        let ok_name = (1..=32).contains(&name.len())
+            && name
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok_name {
+            return Err(FormError::BadName);
+        }
+        if self.fields.iter().any(|(k, _)| k.as_bytes() == name) {
+            return Err(FormError::Repeated);
+        }
+        Ok(())
+    }
+}
+
 fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -102,24 +131,12 @@ fn decode(part: &[u8]) -> Result<Zeroizing<Vec<u8>>, FormError> {
 pub fn parse_form(body: &[u8]) -> Result<Form, FormError> {
     let mut form = Form::default();
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        if form.fields.len() == MAX_FIELDS {
-            return Err(FormError::TooMany);
-        }
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),
         };
-        let ok_name = (1..=32).contains(&name.len())
-            && name
-                .iter()
-                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !ok_name {
-            return Err(FormError::BadName);
-        }
+        form.admit(name)?;
         let name = String::from_utf8(name.to_vec()).map_err(|_| FormError::BadName)?;
-        if form.fields.iter().any(|(k, _)| *k == name) {
-            return Err(FormError::Repeated);
-        }
         let mut bytes = decode(value)?;
         let value = match String::from_utf8(std::mem::take(&mut *bytes)) {
             Ok(s) => Zeroizing::new(s),

@@ -67,6 +67,8 @@ const TABLE: &[Endpoint] = &[
     ep("GET", paths::AUDIT, Who::Auditor, false),
     ep("GET", paths::INBOX, Who::Holder, false),
     ep("GET", paths::REPORT, Who::Holder, false),
+    ep("GET", paths::REPORT_ATTACHMENT, Who::Holder, false),
+    ep("GET", paths::REPORT_THUMB, Who::Holder, false),
     ep("POST", paths::REPORT_SHARE, Who::Supervisor, true),
     ep("POST", paths::REPORT_UNSHARE, Who::Supervisor, true),
     ep("POST", paths::REPORT_MESSAGE, Who::Holder, true),

@@ -18,6 +18,7 @@ pub mod session;
 use super::IntakeState;
 use super::flows::{self, FieldError, TipInput};
 use super::reports::{self, Opened};
+use super::upload;
 use crate::crypto::primitives::wipe_stack;
 use crate::domain::ReporterStatus;
 use crate::web::ApiError;
@@ -330,6 +331,12 @@ struct ReportForm {
     fields: Vec<Field>,
     has_errors: bool,
     hp: &'static str,
+    /// File inputs `file1` .. `fileN` (none when attachments are off).
+    files: Vec<usize>,
+    /// Whether any type needs a per-file consent box (`attachments.consent_types`).
+    consent: bool,
+    /// Largest file, in MB, for the help text.
+    max_mib: u64,
 }
 
 #[derive(Template)]
@@ -638,6 +645,9 @@ fn form_page(
         has_errors: !errors.is_empty(),
         fields,
         hp: HONEYPOT,
+        files: (1..=st.cfg.attachments.max_files).collect(),
+        consent: !st.cfg.attachments.consent_types.is_empty(),
+        max_mib: st.cfg.attachments.max_file_mib,
     }
 }
 
@@ -674,9 +684,25 @@ async fn report_submit_inner(
         return cross_site_page(st, req, lang);
     }
     let (limit, timeout) = limits(st);
-    let form = match read_form(req, payload, limit, timeout).await {
-        Ok(f) => f,
-        Err(e) => return error_page(st, req, lang, &e),
+    // The form is multipart when it carries files (issue 9); a client without files may still
+    // send it urlencoded.
+    let (form, files) = if crate::web::body::content_type_is(req, "multipart/form-data")
+        && st.cfg.attachments.max_files > 0
+    {
+        match upload::read_multipart(st, req, payload).await {
+            Ok(up) => {
+                if let Err(e) = upload::check(st, &up) {
+                    return error_page(st, req, lang, &e);
+                }
+                (up.form, up.files)
+            }
+            Err(e) => return error_page(st, req, lang, &e),
+        }
+    } else {
+        match read_form(req, payload, limit, timeout).await {
+            Ok(f) => (f, Vec::new()),
+            Err(e) => return error_page(st, req, lang, &e),
+        }
     };
     if form.filled(HONEYPOT).is_some() {
         return honeypot_page(st, req, lang);
@@ -719,7 +745,7 @@ async fn report_submit_inner(
         }
     };
     drop(form);
-    match flows::submit(st, tip).await {
+    match flows::submit(st, tip, files).await {
         Ok(code) => {
             let res = code_page(st, req, lang, &code);
             if let Some(g) = guard.as_mut() {

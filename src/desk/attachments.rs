@@ -1,0 +1,243 @@
+//! Attachments on the desk (issue 9): downloads and thumbnails. The desk never decodes an
+//! attachment (I9): it opens the sealed stream under K_r and hands the bytes on, with
+//! `Content-Disposition: attachment`, a safe name and `nosniff`, so the browser saves the file
+//! instead of rendering it. Thumbnails are PNGs the sanitizer made, shown inline under the
+//! desk's CSP. A chunk that fails to authenticate ends the download there: the connection is
+//! cut short of its Content-Length, so the browser reports a failed download rather than a
+//! complete file.
+//!
+//! Every download is audited (`decrypted`, access `download`, I6) before the first byte; a
+//! thumbnail as a `preview`.
+
+use super::DeskState;
+use super::audit::Access;
+use super::pages::{Base, authed};
+use super::report_pages::{STAFF_READ, outcome, report_id};
+use super::sharing::{self, ShareError};
+use super::text;
+use crate::blob::BlobId;
+use crate::crypto::SecretKey32;
+use crate::crypto::stream::{BlobAad, BlobPurpose, Opener, open_all};
+use crate::domain::ReportId;
+use crate::items::AttachmentRef;
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+/// `?id=&n=`: which report, which of its tip's files (from 1).
+#[derive(Deserialize)]
+pub struct AttachmentQuery {
+    id: Option<String>,
+    n: Option<usize>,
+}
+
+/// The name a download is offered under: the reporter's name with anything but letters,
+/// digits, `.`, `-` and `_` replaced, and the extension of what is really inside (a WebP comes
+/// out as a PNG), so the name can neither break the header nor lie about the type.
+pub fn safe_name(r: &AttachmentRef) -> String {
+    let stem = r.name.rsplit_once('.').map_or(r.name.as_str(), |(s, _)| s);
+    let mut out: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if out.trim_matches('_').is_empty() {
+        out = "lampiran".into();
+    }
+    let ext = match r.kind.as_str() {
+        "jpeg" => "jpg",
+        "text" => "txt",
+        k if k.chars().all(|c| c.is_ascii_alphanumeric()) && k.len() <= 5 => k,
+        _ => "bin",
+    };
+    format!("{out}.{ext}")
+}
+
+fn purpose_of(r: &AttachmentRef) -> BlobPurpose {
+    if r.sanitized {
+        BlobPurpose::Attachment
+    } else {
+        BlobPurpose::Unsanitized
+    }
+}
+
+/// Opens the report (checked and audited as `access`) and finds its file `n`.
+async fn find(
+    st: &DeskState,
+    a: &super::session::Authed,
+    id: ReportId,
+    n: usize,
+    access: Access,
+) -> Result<(AttachmentRef, SecretKey32), ShareError> {
+    let (conv, k_r) = sharing::read_as(st, a, id, access).await?;
+    let r = n
+        .checked_sub(1)
+        .and_then(|i| conv.tip.attachments.get(i))
+        .cloned()
+        .ok_or(ShareError::NotFound(text::NO_ATTACHMENT))?;
+    Ok((r, k_r))
+}
+
+fn blob_id(s: &str) -> Result<BlobId, ShareError> {
+    BlobId::parse(s).ok_or_else(|| ShareError::Tampered("an attachment names no valid blob".into()))
+}
+
+/// `GET /report/attachment?id=&n=`: the file, decrypted as a stream.
+pub async fn download(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<AttachmentQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, STAFF_READ, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(q.id.as_deref().unwrap_or(""))?;
+        let (r, k_r) = find(&st, &a, id, q.n.unwrap_or(0), Access::Download).await?;
+        let blob = blob_id(&r.blob)?;
+        let (_, pieces) = st.blobs.read(blob).await.map_err(|e| match e {
+            crate::blob::BlobError::NotFound => {
+                ShareError::Tampered("an attachment's blob is missing from the store".into())
+            }
+            other => ShareError::Internal(other.to_string()),
+        })?;
+        Ok((id, r, k_r, blob, pieces))
+    }
+    .await;
+    let (id, r, k_r, blob, pieces) = match r {
+        Ok(x) => x,
+        Err(e) => return outcome(Base::of(&a), Err(e)),
+    };
+    let aad = BlobAad {
+        report_id: id.bytes(),
+        blob_id: blob.0,
+        purpose: purpose_of(&r),
+    };
+    let opener = Opener::new(&k_r, &aad, r.size);
+    drop(k_r);
+    let body = decrypting(pieces, opener);
+    let name = safe_name(&r);
+    let mime = if r.kind == "text" {
+        "text/plain; charset=utf-8".to_owned()
+    } else {
+        r.mime.clone()
+    };
+    HttpResponse::Ok()
+        .insert_header(("content-type", mime))
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("cache-control", "no-store"))
+        // Should a browser render it anyway, it runs nothing and loads nothing.
+        .insert_header(("content-security-policy", "default-src 'none'; sandbox"))
+        .no_chunking(r.size)
+        .streaming(body)
+}
+
+/// The plaintext of a sealed stream as a body: each piece opened as it arrives, the download
+/// cut at the first piece that does not authenticate.
+fn decrypting(
+    pieces: futures_util::stream::BoxStream<'static, Result<Bytes, crate::blob::BlobError>>,
+    opener: Opener,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static {
+    futures_util::stream::unfold(
+        (pieces, Some(opener)),
+        |(mut pieces, opener)| async move {
+            let mut opener = opener?;
+            loop {
+                match pieces.next().await {
+                    Some(Ok(piece)) => {
+                        let mut out = Vec::with_capacity(piece.len());
+                        if let Err(e) = opener.push(&piece, &mut out) {
+                            tracing::error!("desk: an attachment failed to authenticate: {e}");
+                            return Some((Err(std::io::Error::other("tampered")), (pieces, None)));
+                        }
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), (pieces, Some(opener))));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!("desk: reading an attachment failed: {e}");
+                        return Some((Err(std::io::Error::other("store")), (pieces, None)));
+                    }
+                    None => {
+                        let mut out = Vec::new();
+                        return match opener.finish(&mut out) {
+                            Ok(()) => Some((Ok(Bytes::from(out)), (pieces, None))),
+                            Err(e) => {
+                                tracing::error!(
+                                    "desk: an attachment failed to authenticate at its end: {e}"
+                                );
+                                Some((Err(std::io::Error::other("tampered")), (pieces, None)))
+                            }
+                        };
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// `GET /report/thumb?id=&n=`: the sanitizer's thumbnail, a PNG shown inline.
+pub async fn thumbnail(
+    req: HttpRequest,
+    st: web::Data<DeskState>,
+    q: web::Query<AttachmentQuery>,
+) -> HttpResponse {
+    let a = match authed(&req, &st, STAFF_READ, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let r = async {
+        let id = report_id(q.id.as_deref().unwrap_or(""))?;
+        let (r, k_r) = find(&st, &a, id, q.n.unwrap_or(0), Access::Preview).await?;
+        let t = r
+            .thumb
+            .clone()
+            .ok_or(ShareError::NotFound(text::NO_ATTACHMENT))?;
+        let blob = blob_id(&t.blob)?;
+        let (_, mut pieces) = st.blobs.read(blob).await.map_err(|e| match e {
+            crate::blob::BlobError::NotFound => {
+                ShareError::Tampered("a thumbnail's blob is missing from the store".into())
+            }
+            other => ShareError::Internal(other.to_string()),
+        })?;
+        let mut sealed = Vec::new();
+        while let Some(p) = pieces.next().await {
+            let p = p.map_err(|e| ShareError::Internal(e.to_string()))?;
+            // A thumbnail is small; a huge blob under its name is not one.
+            if sealed.len() + p.len() > 4 << 20 {
+                return Err(ShareError::Tampered("a thumbnail blob is too large".into()));
+            }
+            sealed.extend_from_slice(&p);
+        }
+        let aad = BlobAad {
+            report_id: id.bytes(),
+            blob_id: blob.0,
+            purpose: BlobPurpose::Thumbnail,
+        };
+        let png = open_all(&k_r, &aad, t.size, &sealed)
+            .map_err(|_| ShareError::Tampered("a thumbnail failed to authenticate".into()))?;
+        Ok(png.to_vec())
+    }
+    .await;
+    match r {
+        Ok(png) => HttpResponse::build(StatusCode::OK)
+            .insert_header(("content-type", "image/png"))
+            .insert_header(("x-content-type-options", "nosniff"))
+            .insert_header(("cache-control", "no-store"))
+            .body(png),
+        Err(e) => outcome(Base::of(&a), Err(e)),
+    }
+}
