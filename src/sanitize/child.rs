@@ -8,8 +8,10 @@
 //!    no file may be written (`FSIZE` 0), a handful of descriptors;
 //! 2. Landlock, every filesystem right (and TCP bind/connect, and the scopes, where the ABI has
 //!    them) handled with no path allowed, so nothing can be opened. Best effort: a kernel
-//!    without Landlock (this build machine has none) runs with the rlimits alone, which is why
-//!    they come first and do not depend on it.
+//!    without Landlock runs with the rlimits alone, which is why they come first and do not
+//!    depend on it. (An empty or missing /sys/kernel/security/lsm does not mean no Landlock:
+//!    the development machine has no securityfs mounted and still enforces ABI 7, which the
+//!    escape test in tests/integration/sanitize.rs shows.)
 
 use super::{Kind, frame, word};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
@@ -82,7 +84,10 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Refusal> {
     set_rlimits(args).map_err(|_| Refusal::Internal("rlimit"))?;
     // Best effort by design (module doc); its status is not printed, because nothing here
     // should tell a log more than the outcome.
-    let _ = landlock_everything();
+    let sandbox = landlock_everything();
+    if let Ok(path) = std::env::var(super::TEST_ESCAPE_ENV) {
+        try_escape(&path, sandbox.as_ref().ok())?;
+    }
 
     let mut input = Vec::new();
     std::io::stdin()
@@ -160,6 +165,24 @@ fn landlock_everything() -> Result<landlock::RestrictionStatus, landlock::Rulese
         .scope(Scope::from_all(abi))?
         .create()?
         .restrict_self()
+}
+
+/// The test hook of [`super::TEST_ESCAPE_ENV`]: tries to open `path` and to connect to TCP
+/// `127.0.0.1:port` (`path:port`), both of which Landlock must deny. A kernel without Landlock
+/// is reported as such rather than as a hole, so the test can tell the two apart.
+fn try_escape(spec: &str, sandbox: Option<&landlock::RestrictionStatus>) -> Result<(), Refusal> {
+    let available = sandbox.is_some_and(|s| s.ruleset != landlock::RulesetStatus::NotEnforced);
+    let (path, port) = spec.rsplit_once(':').unwrap_or((spec, "0"));
+    let opened = std::fs::File::open(path).is_ok();
+    let connected = port
+        .parse::<u16>()
+        .is_ok_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok());
+    match (opened || connected, available) {
+        (false, _) => Ok(()),
+        (true, false) => Err(Refusal::Internal("landlock-unavailable")),
+        (true, true) if opened => Err(Refusal::Internal("escaped-by-open")),
+        (true, true) => Err(Refusal::Internal("escaped-by-connect")),
+    }
 }
 
 /// Decodes with the decoder fixed by `kind`, refusing a bomb from its header alone.

@@ -275,6 +275,11 @@ pub(crate) mod word {
 /// its output, so a test can kill it mid-work. Only [`run_with`] sets it in the child.
 pub const TEST_SLEEP_ENV: &str = "BISIK_SANITIZER_TEST_SLEEP_MS";
 
+/// The environment variable that makes the child, once locked down, try to open a file and
+/// connect to a local TCP port (`PATH:PORT`) and fail if either works, so a test can see that
+/// Landlock holds. Only [`run_with`] sets it in the child.
+pub const TEST_ESCAPE_ENV: &str = "BISIK_SANITIZER_TEST_ESCAPE";
+
 /// How much of the child's stderr is kept; the rest is read and dropped so the child never
 /// blocks on a full pipe.
 const STDERR_KEEP: usize = 4096;
@@ -290,6 +295,9 @@ pub struct Hooks {
     pub pid: Option<tokio::sync::oneshot::Sender<u32>>,
     /// Sets [`TEST_SLEEP_ENV`] in the child to this many milliseconds.
     pub sleep_ms: Option<u64>,
+    /// Sets [`TEST_ESCAPE_ENV`] in the child: a file it must fail to open and a local TCP port
+    /// it must fail to reach.
+    pub escape: Option<(std::path::PathBuf, u16)>,
 }
 
 /// Sanitizes one file in a child process: runs `exe sanitize --kind K ...` (`exe` is
@@ -346,6 +354,9 @@ pub async fn run_with(
         .kill_on_drop(true);
     if let Some(ms) = hooks.sleep_ms {
         cmd.env(TEST_SLEEP_ENV, ms.to_string());
+    }
+    if let Some((path, port)) = &hooks.escape {
+        cmd.env(TEST_ESCAPE_ENV, format!("{}:{port}", path.display()));
     }
     let mut child = cmd
         .spawn()

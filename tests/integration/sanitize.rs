@@ -406,6 +406,7 @@ async fn sanitize_child_killed_mid_work_is_killed() {
     let hooks = Hooks {
         pid: Some(tx),
         sleep_ms: Some(30_000),
+        ..Hooks::default()
     };
     let started = Instant::now();
     let input = tell_tale_jpeg(32, 32);
@@ -501,5 +502,27 @@ async fn sanitize_refuses_uncleanable_kinds_without_a_child() {
     for kind in [Kind::Pdf, Kind::Mp4, Kind::Unknown] {
         let err = clean(kind, b"%PDF-1.7").await.unwrap_err();
         assert!(matches!(err, SanitizeError::Failed(_)), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn sanitize_child_can_open_no_file_and_reach_no_port() {
+    // Both would work without the sandbox: the file is ours and readable, the port listens.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("keys.toml");
+    std::fs::write(&secret, "CANARY-KEY").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hooks = Hooks {
+        escape: Some((secret, port)),
+        ..Hooks::default()
+    };
+    match clean_with(Kind::Text, b"halo", &Limits::default(), hooks).await {
+        Ok((_, out)) => assert_eq!(out, b"halo"),
+        // A kernel without Landlock (or with it disabled) has the rlimits alone; say so.
+        Err(SanitizeError::Failed(w)) if w.ends_with("landlock-unavailable") => {
+            eprintln!("Landlock is not available on this kernel; the escape test proves nothing")
+        }
+        Err(e) => panic!("the child escaped its sandbox: {e:?}"),
     }
 }
