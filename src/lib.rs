@@ -26,6 +26,10 @@
 //!   supervisor's session or by `bisik stats export`. Beside `intake`, never imported by it.
 //! - [`outreach`]: the poster, leaflet and announcement (issue 10), made from the config alone:
 //!   it reaches neither the store nor the keys. Its PDF drawing also prints the figures.
+//! - [`sanitize`]: the attachment sanitizer (I9). [`sanitize::Kind::sniff`] types an upload
+//!   from its bytes; [`sanitize::run`] has the same binary, locked down by rlimits and Landlock
+//!   in `bisik sanitize`, decode, orient and re-encode it, and streams the clean file to the
+//!   sealer. It imports nothing from the crate and never sees a key.
 //! - [`config`] and [`cli`]: configuration and the `bisik` command.
 //!
 //! The dependency rule that makes invariant I3 visible: `intake` imports neither `vault` nor
@@ -45,6 +49,7 @@ pub mod intake;
 pub mod items;
 pub mod keyfiles;
 pub mod outreach;
+pub mod sanitize;
 pub mod store;
 pub mod vault;
 pub mod web;

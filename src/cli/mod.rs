@@ -70,6 +70,10 @@ pub enum Command {
     /// Figures for the regional action plan: the suppressed export for other agencies.
     #[command(subcommand)]
     Stats(stats::StatsCommand),
+    /// The attachment sanitizer's child process (I9): started by the intake, never by hand in
+    /// production, so it is hidden from help. It reads no config and opens no database.
+    #[command(hide = true)]
+    Sanitize(crate::sanitize::child::SanitizeArgs),
 }
 
 /// Writes command output to stdout. A closed pipe (`bisik keys recover ... | head`) ends the
@@ -113,6 +117,11 @@ fn failure(code: u8, message: impl Into<String>) -> Failure {
 pub fn main() -> ExitCode {
     harden_process();
     let cli = Cli::parse();
+    // Before the config is read: the sanitizer child should touch no file but its pipes.
+    let cli = match cli.command {
+        Command::Sanitize(args) => return crate::sanitize::child::main(args),
+        command => Cli { command, ..cli },
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -196,6 +205,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Command::Audit(a) => audit::run(&cfg, a).await,
             Command::Stats(s) => stats::run(&cfg, s).await,
             Command::Outreach(_) => unreachable!("handled before the runtime starts"),
+            Command::Sanitize(_) => unreachable!("handled before the config is read"),
         }
     })
 }

@@ -75,6 +75,9 @@ mod recipients;
 mod reporter_channel;
 /// Submit, follow up, message, recover offline; tampering is caught (issue: Core, round trip).
 mod round_trip;
+/// I9: the attachment sanitizer strips EXIF/GPS/XMP/comments/trailers, refuses bombs and
+/// disguised types, and a killed or starved child is a clean error (issue 9).
+mod sanitize;
 /// I5 inside the desk: a supervisor certifies and shares, an investigator asks, the reporter
 /// answers through the intake, the first note makes K_s, unsharing takes it back (issue 6).
 mod sharing;
