@@ -852,7 +852,9 @@ impl Config {
                 a.max_megapixels
             )));
         }
-        if !(64..=65_536).contains(&a.sanitizer_memory_mib) || !(1..=600).contains(&a.sanitizer_cpu_secs) {
+        if !(64..=65_536).contains(&a.sanitizer_memory_mib)
+            || !(1..=600).contains(&a.sanitizer_cpu_secs)
+        {
             return Err(bad(format!(
                 "settings attachments.sanitizer_memory_mib (64 to 65536) and attachments.sanitizer_cpu_secs (1 to 600) are out of range: {} and {}",
                 a.sanitizer_memory_mib, a.sanitizer_cpu_secs

@@ -37,7 +37,11 @@ impl BlobId {
     }
     /// Parses a stored name (exactly 32 lowercase hex digits).
     pub fn parse(s: &str) -> Option<BlobId> {
-        if s.len() != 32 || !s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if s.len() != 32
+            || !s
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return None;
         }
         let mut b = [0u8; 16];
@@ -157,7 +161,12 @@ impl BlobStore {
     ) -> Result<(u64, BoxStream<'static, Result<Bytes, BlobError>>), BlobError> {
         let got = self.inner.get(&id.path()).await?;
         let size = got.meta.size;
-        Ok((size, got.into_stream().map(|r| r.map_err(BlobError::from)).boxed()))
+        Ok((
+            size,
+            got.into_stream()
+                .map(|r| r.map_err(BlobError::from))
+                .boxed(),
+        ))
     }
 
     /// Removes a blob; a missing one is not an error (removal is idempotent).

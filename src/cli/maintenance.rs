@@ -91,8 +91,7 @@ pub async fn sweep_blobs(
     // list read afterwards has it, even for an upload running right now.
     let (ids, strays) = blobs.list().await.map_err(|e| e.to_string())?;
     let rows = store.blob_rows().await.map_err(|e| e.to_string())?;
-    let known: std::collections::HashSet<String> =
-        rows.iter().map(|(r, _)| r.id.clone()).collect();
+    let known: std::collections::HashSet<String> = rows.iter().map(|(r, _)| r.id.clone()).collect();
     let present: std::collections::HashSet<String> = ids.iter().map(|i| i.hex()).collect();
     for id in &ids {
         if !known.contains(&id.hex()) {
@@ -116,7 +115,10 @@ pub async fn sweep_blobs(
         } else {
             swept.rows += 1;
         }
-        store.forget_blob(&row.id).await.map_err(|e| e.to_string())?;
+        store
+            .forget_blob(&row.id)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     swept.rewritten = blobs.rewrite_local().map_err(|e| e.to_string())?;
     Ok(swept)

@@ -394,7 +394,7 @@ async fn desk_state(
     } else {
         None
     };
-    let blobs = crate::blob::BlobStore::open(&cfg)
+    let blobs = crate::blob::BlobStore::open(cfg)
         .map_err(|e| failure(74, format!("cannot open the attachment store: {e}")))?;
     Ok(crate::desk::DeskState::new(
         cfg.clone(),
@@ -452,7 +452,9 @@ async fn intake_state(cfg: Arc<Config>) -> Result<Arc<crate::intake::IntakeState
             ),
         )
     })?;
-    Ok(crate::intake::IntakeState::new(cfg, store, blobs, public, secrets))
+    Ok(crate::intake::IntakeState::new(
+        cfg, store, blobs, public, secrets,
+    ))
 }
 
 #[cfg(test)]

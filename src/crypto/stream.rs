@@ -370,7 +370,10 @@ mod tests {
             let d = data(n);
             let sealed = seal_all(&k, &aad(), &d);
             assert_eq!(sealed.len() as u64, sealed_len(n as u64), "size for {n}");
-            assert_eq!(open_all(&k, &aad(), n as u64, &sealed).unwrap().as_slice(), d);
+            assert_eq!(
+                open_all(&k, &aad(), n as u64, &sealed).unwrap().as_slice(),
+                d
+            );
             // Fed in odd pieces, sealed in odd pieces: the same.
             let mut out = Vec::new();
             let mut s = Sealer::new(&k, &aad(), &mut out);

@@ -151,42 +151,39 @@ fn decrypting(
     pieces: futures_util::stream::BoxStream<'static, Result<Bytes, crate::blob::BlobError>>,
     opener: Opener,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + 'static {
-    futures_util::stream::unfold(
-        (pieces, Some(opener)),
-        |(mut pieces, opener)| async move {
-            let mut opener = opener?;
-            loop {
-                match pieces.next().await {
-                    Some(Ok(piece)) => {
-                        let mut out = Vec::with_capacity(piece.len());
-                        if let Err(e) = opener.push(&piece, &mut out) {
-                            tracing::error!("desk: an attachment failed to authenticate: {e}");
-                            return Some((Err(std::io::Error::other("tampered")), (pieces, None)));
-                        }
-                        if !out.is_empty() {
-                            return Some((Ok(Bytes::from(out)), (pieces, Some(opener))));
-                        }
+    futures_util::stream::unfold((pieces, Some(opener)), |(mut pieces, opener)| async move {
+        let mut opener = opener?;
+        loop {
+            match pieces.next().await {
+                Some(Ok(piece)) => {
+                    let mut out = Vec::with_capacity(piece.len());
+                    if let Err(e) = opener.push(&piece, &mut out) {
+                        tracing::error!("desk: an attachment failed to authenticate: {e}");
+                        return Some((Err(std::io::Error::other("tampered")), (pieces, None)));
                     }
-                    Some(Err(e)) => {
-                        tracing::error!("desk: reading an attachment failed: {e}");
-                        return Some((Err(std::io::Error::other("store")), (pieces, None)));
-                    }
-                    None => {
-                        let mut out = Vec::new();
-                        return match opener.finish(&mut out) {
-                            Ok(()) => Some((Ok(Bytes::from(out)), (pieces, None))),
-                            Err(e) => {
-                                tracing::error!(
-                                    "desk: an attachment failed to authenticate at its end: {e}"
-                                );
-                                Some((Err(std::io::Error::other("tampered")), (pieces, None)))
-                            }
-                        };
+                    if !out.is_empty() {
+                        return Some((Ok(Bytes::from(out)), (pieces, Some(opener))));
                     }
                 }
+                Some(Err(e)) => {
+                    tracing::error!("desk: reading an attachment failed: {e}");
+                    return Some((Err(std::io::Error::other("store")), (pieces, None)));
+                }
+                None => {
+                    let mut out = Vec::new();
+                    return match opener.finish(&mut out) {
+                        Ok(()) => Some((Ok(Bytes::from(out)), (pieces, None))),
+                        Err(e) => {
+                            tracing::error!(
+                                "desk: an attachment failed to authenticate at its end: {e}"
+                            );
+                            Some((Err(std::io::Error::other("tampered")), (pieces, None)))
+                        }
+                    };
+                }
             }
-        },
-    )
+        }
+    })
 }
 
 /// `GET /report/thumb?id=&n=`: the sanitizer's thumbnail, a PNG shown inline.

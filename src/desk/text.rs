@@ -135,10 +135,7 @@ pub const NO_REPORT: Text = t(
     "No such report, or it has not been shared with you.",
 );
 /// A report has no attachment by that number.
-pub const NO_ATTACHMENT: Text = t(
-    "Lampiran tidak ditemukan.",
-    "No such attachment.",
-);
+pub const NO_ATTACHMENT: Text = t("Lampiran tidak ditemukan.", "No such attachment.");
 /// The session holds no unlocked keys, or the account has none.
 pub const NO_KEYS: Text = t(
     "Akun Anda belum memiliki kunci. Masuk lagi, lalu coba lagi.",

@@ -3,9 +3,9 @@
 //! code travels only in a POST body, never in a URL (I10), and every response is `no-store`.
 
 use super::IntakeState;
-use super::upload;
 use super::flows::{self, CROSS_SITE, TipInput, field_error, open_code};
 use super::reports::{self, ReporterMessage, TipPlain};
+use super::upload;
 use crate::config::Choice;
 use crate::crypto::primitives::wipe_stack;
 use crate::domain::ReporterStatus;

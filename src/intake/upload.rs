@@ -543,7 +543,9 @@ pub async fn store_files(
 pub async fn remove_blobs(st: &IntakeState, ids: &[BlobId]) {
     for id in ids {
         if let Err(e) = st.blobs.delete(*id).await {
-            tracing::warn!("intake: a blob of a failed report stays for `bisik maintenance blobs`: {e}");
+            tracing::warn!(
+                "intake: a blob of a failed report stays for `bisik maintenance blobs`: {e}"
+            );
             continue;
         }
         let _ = st.store.forget_blob(&id.hex()).await;
@@ -630,7 +632,9 @@ async fn store_one(
             .await
             {
                 Ok(r) => r.map(Some).map_err(sanitize_error),
-                Err(_) => Err(sanitize_error(SanitizeError::Failed("wall-clock timeout".into()))),
+                Err(_) => Err(sanitize_error(SanitizeError::Failed(
+                    "wall-clock timeout".into(),
+                ))),
             }
         } else {
             let mut in_r = in_r;
@@ -691,10 +695,7 @@ async fn store_one(
                 purpose: BlobPurpose::Thumbnail,
             };
             let sealed = seal_all(k_r, &taad, &png);
-            st.blobs
-                .put(id, sealed)
-                .await
-                .map_err(ApiError::internal)?;
+            st.blobs.put(id, sealed).await.map_err(ApiError::internal)?;
             Some(ThumbRef {
                 blob: id.hex(),
                 size: png.len() as u64,

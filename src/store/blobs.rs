@@ -17,7 +17,12 @@ pub struct BlobRow {
 
 impl Store {
     /// Records a blob about to be written for `report` (which may not exist yet).
-    pub async fn record_blob(&self, id: &str, report: ReportId, day: i64) -> Result<(), StoreError> {
+    pub async fn record_blob(
+        &self,
+        id: &str,
+        report: ReportId,
+        day: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO blobs (id, report_id, day) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(report.to_string())
@@ -57,16 +62,7 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, report_id, day, exists)| {
-                (
-                    BlobRow {
-                        id,
-                        report_id,
-                        day,
-                    },
-                    exists == 1,
-                )
-            })
+            .map(|(id, report_id, day, exists)| (BlobRow { id, report_id, day }, exists == 1))
             .collect())
     }
 }

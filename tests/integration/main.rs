@@ -7,6 +7,8 @@ mod support;
 mod api_surface;
 /// I1: no plaintext at rest, in files, WAL, logs or a pg_dump.
 mod at_rest;
+/// Attachments (issue 9): multipart in, sanitized, sealed, downloaded clean; bad files refused.
+mod attachments;
 /// I6: the signed audit log; `audit verify` names edited, deleted and reordered entries and
 /// checks the chain against the logbook's checkpoints (issue 6).
 mod audit;

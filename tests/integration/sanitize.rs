@@ -31,11 +31,11 @@ async fn clean_with(
     Ok((s, out))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> usize {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
-fn assert_no_canary(out: &[u8]) {
+pub(crate) fn assert_no_canary(out: &[u8]) {
     for needle in [
         &b"CANARY"[..],
         b"Exif\0\0",
@@ -125,7 +125,7 @@ fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
     [&[0xFF, marker][..], &len.to_be_bytes(), body].concat()
 }
 
-fn plain_jpeg(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn plain_jpeg(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
@@ -146,7 +146,7 @@ fn exif_segment(make: &str, orientation: Option<u16>) -> Vec<u8> {
     segment(0xE1, &[&b"Exif\0\0"[..], &tiff(make, orientation)].concat())
 }
 
-fn has_exif(bytes: &[u8]) -> bool {
+pub(crate) fn has_exif(bytes: &[u8]) -> bool {
     exif::Reader::new()
         .read_from_container(&mut Cursor::new(bytes))
         .is_ok()
@@ -154,7 +154,7 @@ fn has_exif(bytes: &[u8]) -> bool {
 
 /// The photo from issue 9: EXIF with GPS, XMP, a comment, and a second EXIF-bearing JPEG after
 /// the end-of-image marker.
-fn tell_tale_jpeg(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn tell_tale_jpeg(w: u32, h: u32) -> Vec<u8> {
     let xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">CANARY-XMP</x:xmpmeta>";
     let first = splice(
         &plain_jpeg(w, h),
@@ -240,7 +240,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-fn chunk(ty: &[u8; 4], body: &[u8]) -> Vec<u8> {
+pub(crate) fn chunk(ty: &[u8; 4], body: &[u8]) -> Vec<u8> {
     let crc = crc32(&[&ty[..], body].concat());
     [
         &(body.len() as u32).to_be_bytes()[..],
@@ -252,7 +252,7 @@ fn chunk(ty: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 /// A zlib stream holding `data` in one stored (uncompressed) deflate block.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
+pub(crate) fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let len = data.len() as u16;
     let (mut a, mut b) = (1u32, 0u32);
     for &x in data {
@@ -382,10 +382,10 @@ async fn sanitize_refuses_a_decompression_bomb_quickly_and_lives_on() {
     ]
     .concat();
     assert!(bomb.len() < 200);
-    let started = Instant::now();
+    // Refused from its header, before any allocation: `clean` would time out (60 s) on a
+    // decode of 10 GB, so no clock is needed here.
     let err = clean(Kind::Png, &bomb).await.unwrap_err();
     assert!(matches!(err, SanitizeError::TooManyPixels), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(10));
 
     let (s, _) = clean(Kind::Jpeg, &plain_jpeg(10, 10)).await.unwrap();
     assert_eq!((s.width, s.height), (10, 10));
