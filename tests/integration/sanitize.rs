@@ -526,3 +526,23 @@ async fn sanitize_child_can_open_no_file_and_reach_no_port() {
         Err(e) => panic!("the child escaped its sandbox: {e:?}"),
     }
 }
+
+#[test]
+fn sanitize_room_imports_nothing_from_the_crate() {
+    // It never sees keys, the store or the web side: only std and external crates.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sanitize");
+    let mut files = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        for line in src.lines().map(|l| l.split("//").next().unwrap_or("")) {
+            assert!(
+                !line.contains("crate::") && !line.contains("super::super"),
+                "{} reaches into the crate: {line}",
+                path.display()
+            );
+        }
+        files += 1;
+    }
+    assert!(files >= 3);
+}
