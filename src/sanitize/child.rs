@@ -94,7 +94,11 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Refusal> {
         .lock()
         .take(args.max_input.saturating_add(1))
         .read_to_end(&mut input)
-        .map_err(|_| Refusal::Internal("read"))?;
+        .map_err(|e| match e.kind() {
+            // The address-space rlimit, met while buffering the input.
+            std::io::ErrorKind::OutOfMemory => Refusal::Internal(word::OUT_OF_MEMORY),
+            _ => Refusal::Internal("read"),
+        })?;
     if input.len() as u64 > args.max_input {
         return Err(Refusal::TooLarge);
     }

@@ -283,6 +283,9 @@ pub(crate) mod word {
     pub const UNDECODABLE: &str = "undecodable";
     /// [`super::SanitizeError::TooLarge`].
     pub const TOO_LARGE: &str = "too-large";
+    /// An allocation refused under the address-space rlimit that the child could report
+    /// itself (most end in an abort instead): [`super::SanitizeError::Killed`].
+    pub const OUT_OF_MEMORY: &str = "out-of-memory";
 }
 
 /// The environment variable that makes the child sleep between reading its input and writing
@@ -335,7 +338,8 @@ pub async fn run(
     run_with(exe, kind, limits, input, out, Hooks::default()).await
 }
 
-/// [`run`] with [`Hooks`] for tests: learn the child's pid, make it sleep.
+/// [`run`] with [`Hooks`] for tests: learn the child's pid, make it sleep, make it try to
+/// break out of its sandbox.
 pub async fn run_with(
     exe: &Path,
     kind: Kind,
@@ -471,6 +475,7 @@ fn status_error(status: std::process::ExitStatus, stderr: &[u8]) -> Option<Sanit
         Some(word::TOO_MANY_PIXELS) => SanitizeError::TooManyPixels,
         Some(word::UNDECODABLE) => SanitizeError::Undecodable,
         Some(word::TOO_LARGE) => SanitizeError::TooLarge,
+        Some(word::OUT_OF_MEMORY) => SanitizeError::Killed,
         Some(w) => SanitizeError::Failed(format!("sanitizer: {w}")),
         None => SanitizeError::Failed(format!("sanitizer exited with {status}")),
     })

@@ -476,7 +476,7 @@ async fn sanitize_limits_on_input_output_and_memory_hold() {
     assert!(matches!(err, SanitizeError::TooLarge), "{err:?}");
 
     // 16 MiB of address space cannot hold the decoded 2000 × 2000 image (12 MB) next to the
-    // binary's own mappings: an allocation fails and the child aborts, or fails to start.
+    // binary's own mappings: an allocation fails and the child aborts (SIGABRT).
     let starved = Limits {
         address_space: 16 << 20,
         ..Limits::default()
@@ -490,11 +490,14 @@ async fn sanitize_limits_on_input_output_and_memory_hold() {
     )
     .await
     .unwrap_err();
-    assert!(
-        matches!(err, SanitizeError::Killed | SanitizeError::Failed(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, SanitizeError::Killed), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
+    // Starved while still buffering a 3 MB input: the child says so itself, still Killed.
+    let big = [plain_jpeg(16, 16), vec![0u8; 3 << 20]].concat();
+    let err = clean_with(Kind::Jpeg, &big, &starved, Hooks::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SanitizeError::Killed), "{err:?}");
 }
 
 #[tokio::test]
