@@ -549,3 +549,30 @@ fn sanitize_room_imports_nothing_from_the_crate() {
     }
     assert!(files >= 3);
 }
+
+#[test]
+fn sanitize_subcommand_is_hidden_and_reads_no_config() {
+    let help = std::process::Command::new(exe())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("sanitize"));
+    // A config file that does not parse would stop every other command with exit 78; the
+    // child is dispatched before the config is read, so it never opens it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bisik.toml");
+    std::fs::write(&bad, "this is [not toml").unwrap();
+    let mut child = std::process::Command::new(exe())
+        .args(["sanitize", "--kind", "text"])
+        .env("BISIK_CONFIG", &bad)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"ok").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(out.stdout.starts_with(b"BSKSAN"));
+}
