@@ -31,6 +31,26 @@ async fn clean_with(
     Ok((s, out))
 }
 
+/// `unwrap_err` without printing a whole image when the sanitizer wrongly accepted it.
+trait Refused {
+    fn refused(self) -> SanitizeError;
+}
+
+impl Refused for Result<(Sanitized, Vec<u8>), SanitizeError> {
+    fn refused(self) -> SanitizeError {
+        match self {
+            Ok((s, out)) => panic!(
+                "accepted: {:?} {}x{}, {} bytes",
+                s.kind,
+                s.width,
+                s.height,
+                out.len()
+            ),
+            Err(e) => e,
+        }
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
@@ -383,7 +403,7 @@ async fn sanitize_refuses_a_decompression_bomb_quickly_and_lives_on() {
     .concat();
     assert!(bomb.len() < 200);
     let started = Instant::now();
-    let err = clean(Kind::Png, &bomb).await.unwrap_err();
+    let err = clean(Kind::Png, &bomb).await.refused();
     assert!(matches!(err, SanitizeError::TooManyPixels), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 
@@ -412,7 +432,7 @@ async fn sanitize_child_killed_mid_work_is_killed() {
     let input = tell_tale_jpeg(32, 32);
     let err = clean_with(Kind::Jpeg, &input, &Limits::default(), hooks)
         .await
-        .unwrap_err();
+        .refused();
     assert!(matches!(err, SanitizeError::Killed), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(20));
     killer.await.unwrap();
@@ -438,7 +458,7 @@ async fn sanitize_text_drops_controls_bidi_and_bom_and_refuses_bad_utf8() {
     );
     let err = clean(Kind::Text, b"valid then \xC3\x28 not")
         .await
-        .unwrap_err();
+        .refused();
     assert!(matches!(err, SanitizeError::Undecodable), "{err:?}");
 }
 
@@ -448,9 +468,9 @@ async fn sanitize_disguised_png_run_as_jpeg_is_undecodable() {
     image::DynamicImage::ImageRgb8(image::RgbImage::new(4, 4))
         .write_with_encoder(image::codecs::png::PngEncoder::new(&mut png))
         .unwrap();
-    let err = clean(Kind::Jpeg, &png).await.unwrap_err();
+    let err = clean(Kind::Jpeg, &png).await.refused();
     assert!(matches!(err, SanitizeError::Undecodable), "{err:?}");
-    let err = clean(Kind::Png, &plain_jpeg(4, 4)).await.unwrap_err();
+    let err = clean(Kind::Png, &plain_jpeg(4, 4)).await.refused();
     assert!(matches!(err, SanitizeError::Undecodable), "{err:?}");
 }
 
@@ -463,7 +483,7 @@ async fn sanitize_limits_on_input_output_and_memory_hold() {
     };
     let err = clean_with(Kind::Jpeg, &input, &small_input, Hooks::default())
         .await
-        .unwrap_err();
+        .refused();
     assert!(matches!(err, SanitizeError::TooLarge), "{err:?}");
 
     let small_output = Limits {
@@ -472,7 +492,7 @@ async fn sanitize_limits_on_input_output_and_memory_hold() {
     };
     let err = clean_with(Kind::Jpeg, &input, &small_output, Hooks::default())
         .await
-        .unwrap_err();
+        .refused();
     assert!(matches!(err, SanitizeError::TooLarge), "{err:?}");
 
     // 16 MiB of address space cannot hold the decoded 2000 × 2000 image (12 MB) next to the
@@ -489,21 +509,21 @@ async fn sanitize_limits_on_input_output_and_memory_hold() {
         Hooks::default(),
     )
     .await
-    .unwrap_err();
+    .refused();
     assert!(matches!(err, SanitizeError::Killed), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
     // Starved while still buffering a 3 MB input: the child says so itself, still Killed.
     let big = [plain_jpeg(16, 16), vec![0u8; 3 << 20]].concat();
     let err = clean_with(Kind::Jpeg, &big, &starved, Hooks::default())
         .await
-        .unwrap_err();
+        .refused();
     assert!(matches!(err, SanitizeError::Killed), "{err:?}");
 }
 
 #[tokio::test]
 async fn sanitize_refuses_uncleanable_kinds_without_a_child() {
     for kind in [Kind::Pdf, Kind::Mp4, Kind::Unknown] {
-        let err = clean(kind, b"%PDF-1.7").await.unwrap_err();
+        let err = clean(kind, b"%PDF-1.7").await.refused();
         assert!(matches!(err, SanitizeError::Failed(_)), "{err:?}");
     }
 }
@@ -575,4 +595,31 @@ fn sanitize_subcommand_is_hidden_and_reads_no_config() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     assert!(out.stdout.starts_with(b"BSKSAN"));
+}
+
+#[tokio::test]
+async fn sanitize_cpu_limit_kills_a_long_decode() {
+    // 25 MP of grey: well inside the pixel limit, but decoding, re-encoding and shrinking it
+    // in this unoptimised build takes the child far more than one second of CPU.
+    let (w, h) = (5000u32, 5000u32);
+    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x ^ y) & 0xFF) as u8]));
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(img)
+        .write_with_encoder(image::codecs::png::PngEncoder::new_with_quality(
+            &mut png,
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::NoFilter,
+        ))
+        .unwrap();
+    let limits = Limits {
+        cpu_seconds: 1,
+        max_input: 64 << 20,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let err = clean_with(Kind::Png, &png, &limits, Hooks::default())
+        .await
+        .refused();
+    assert!(matches!(err, SanitizeError::Killed), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
