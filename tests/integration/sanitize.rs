@@ -623,3 +623,43 @@ async fn sanitize_cpu_limit_kills_a_long_decode() {
     assert!(matches!(err, SanitizeError::Killed), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn sanitize_cancelled_run_kills_its_child() {
+    // A cancelled upload drops the future: the child, asleep mid-work, must not outlive it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let hooks = Hooks {
+        pid: Some(tx),
+        sleep_ms: Some(30_000),
+        ..Hooks::default()
+    };
+    let input = plain_jpeg(16, 16);
+    let mut out = Vec::new();
+    let limits = Limits::default();
+    let run = sanitize::run_with(exe(), Kind::Jpeg, &limits, &input[..], &mut out, hooks);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err(),
+        "the child was asked to sleep 30 s"
+    );
+    let pid = rx.await.unwrap();
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Gone, or a zombie waiting for tokio's reaper: either way it no longer runs.
+        match std::fs::read_to_string(&stat) {
+            Err(_) => break,
+            Ok(s)
+                if s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                break;
+            }
+            Ok(_) => {}
+        }
+        assert!(Instant::now() < deadline, "the sanitizer outlived its run");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
