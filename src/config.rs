@@ -96,8 +96,9 @@ pub struct Attachments {
     /// (the tip itself is still taken).
     pub min_free_mib: u64,
     /// Types accepted beyond the cleanable ones (jpeg, png, webp, text), each only when the
-    /// reporter consents, for that file, that its metadata cannot be removed: pdf, mp4 (also
-    /// MOV, M4A and 3GP voice notes), ogg, mp3, webm, wav.
+    /// reporter consents, for that file, that its metadata cannot be removed: pdf, heic (iPhone
+    /// photos, which the sanitizer cannot decode), mp4 (also MOV, M4A and 3GP voice notes), ogg,
+    /// mp3, webm, wav.
     pub consent_types: Vec<String>,
     /// Largest image the sanitizer decodes, in megapixels: a decompression bomb stops here.
     pub max_megapixels: u64,
@@ -427,7 +428,7 @@ impl Default for Disk {
 }
 
 /// The types `attachments.consent_types` may name: formats the sanitizer cannot clean.
-pub const CONSENT_TYPES: &[&str] = &["pdf", "mp4", "ogg", "mp3", "webm", "wav"];
+pub const CONSENT_TYPES: &[&str] = &["pdf", "heic", "mp4", "ogg", "mp3", "webm", "wav"];
 
 /// The longest `unit.name`, in characters: it is on every reporter page, and the follow-up
 /// page's byte budget reserves room for it (`intake::pages::FRAME_RESERVE`).

@@ -715,3 +715,54 @@ async fn store_one(
         thumb,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_consent_type_is_a_kind_the_sanitizer_cannot_clean() {
+        for t in crate::config::CONSENT_TYPES {
+            let k = Kind::from_id(t).unwrap_or_else(|| panic!("{t} is no kind"));
+            assert!(!k.cleanable(), "{t} can be cleaned: it needs no consent");
+        }
+    }
+
+    #[test]
+    fn names_with_paths_controls_or_too_many_characters_are_refused() {
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "a/b.jpg",
+            "..\\x.jpg",
+            "a\nb",
+            "a\u{1b}.jpg",
+            "a\u{85}.jpg",
+            "gpj.\u{202E}exe",
+            "a\u{200B}b",
+            "\u{FEFF}a",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"a".repeat(NAME_MAX + 1)).is_err());
+        for good in [
+            "foto rumah.jpg",
+            "رسالة.txt",
+            "IMG_2026-12-04 (1).jpeg",
+            &"é".repeat(NAME_MAX),
+        ] {
+            assert_eq!(check_name(good).unwrap(), good);
+        }
+    }
+
+    #[test]
+    fn the_budget_refuses_past_its_hourly_limit() {
+        let b = Budget::new();
+        assert!(b.take(60, 100).is_ok());
+        assert!(b.take(40, 100).is_ok());
+        let wait = b.take(1, 100).unwrap_err();
+        assert!((1..=3600).contains(&wait));
+    }
+}

@@ -94,7 +94,11 @@ fn sanitize(args: &SanitizeArgs) -> Result<(), Refusal> {
         .lock()
         .take(args.max_input.saturating_add(1))
         .read_to_end(&mut input)
-        .map_err(|_| Refusal::Internal("read"))?;
+        .map_err(|e| match e.kind() {
+            // The address-space rlimit, met while buffering the input.
+            std::io::ErrorKind::OutOfMemory => Refusal::Internal(word::OUT_OF_MEMORY),
+            _ => Refusal::Internal("read"),
+        })?;
     if input.len() as u64 > args.max_input {
         return Err(Refusal::TooLarge);
     }
@@ -234,9 +238,14 @@ fn encode(img: &DynamicImage, kind: Kind) -> Result<Vec<u8>, Refusal> {
     let done = match kind {
         Kind::Jpeg => {
             // JPEG has no alpha and no 16-bit samples; a JPEG decoder gives L8 or Rgb8 anyway.
+            // Converted only when needed: a 40 MP copy is 120 MB of the child's address space.
+            let converted;
             let img = match img {
-                DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => img.clone(),
-                other => DynamicImage::ImageRgb8(other.to_rgb8()),
+                DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => img,
+                other => {
+                    converted = DynamicImage::ImageRgb8(other.to_rgb8());
+                    &converted
+                }
             };
             img.write_with_encoder(JpegEncoder::new_with_quality(&mut out, 90))
         }

@@ -36,6 +36,9 @@ pub enum Kind {
     Text,
     /// PDF (not cleanable: kept only with the reporter's consent).
     Pdf,
+    /// HEIF/HEIC or AVIF still images, as iPhones take them (not cleanable: no decoder here).
+    /// Told apart from MP4 by the `ftyp` brand, since they share the container.
+    Heic,
     /// ISO base media: MP4, MOV, M4A voice notes, 3GP (not cleanable).
     Mp4,
     /// Ogg: Opus or Vorbis voice notes (not cleanable).
@@ -51,12 +54,13 @@ pub enum Kind {
 }
 
 /// Every kind, for config validation and tests.
-const ALL: [Kind; 11] = [
+const ALL: [Kind; 12] = [
     Kind::Jpeg,
     Kind::Png,
     Kind::Webp,
     Kind::Text,
     Kind::Pdf,
+    Kind::Heic,
     Kind::Mp4,
     Kind::Ogg,
     Kind::Mp3,
@@ -83,7 +87,14 @@ impl Kind {
         } else if at(0, b"%PDF-") {
             Kind::Pdf
         } else if at(4, b"ftyp") {
-            Kind::Mp4
+            let still = [
+                b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis",
+            ];
+            if still.iter().any(|brand| at(8, *brand)) {
+                Kind::Heic
+            } else {
+                Kind::Mp4
+            }
         } else if at(0, b"OggS") {
             Kind::Ogg
         } else if at(0, b"\x1A\x45\xDF\xA3") {
@@ -106,6 +117,7 @@ impl Kind {
             Kind::Webp => "webp",
             Kind::Text => "text",
             Kind::Pdf => "pdf",
+            Kind::Heic => "heic",
             Kind::Mp4 => "mp4",
             Kind::Ogg => "ogg",
             Kind::Mp3 => "mp3",
@@ -143,6 +155,7 @@ impl Kind {
             Kind::Png | Kind::Webp => "image/png",
             Kind::Text => "text/plain; charset=utf-8",
             Kind::Pdf => "application/pdf",
+            Kind::Heic => "image/heif",
             Kind::Mp4 => "video/mp4",
             Kind::Ogg => "audio/ogg",
             Kind::Mp3 => "audio/mpeg",
@@ -159,6 +172,7 @@ impl Kind {
             Kind::Png | Kind::Webp => "png",
             Kind::Text => "txt",
             Kind::Pdf => "pdf",
+            Kind::Heic => "heic",
             Kind::Mp4 => "mp4",
             Kind::Ogg => "ogg",
             Kind::Mp3 => "mp3",
@@ -269,6 +283,9 @@ pub(crate) mod word {
     pub const UNDECODABLE: &str = "undecodable";
     /// [`super::SanitizeError::TooLarge`].
     pub const TOO_LARGE: &str = "too-large";
+    /// An allocation refused under the address-space rlimit that the child could report
+    /// itself (most end in an abort instead): [`super::SanitizeError::Killed`].
+    pub const OUT_OF_MEMORY: &str = "out-of-memory";
 }
 
 /// The environment variable that makes the child sleep between reading its input and writing
@@ -321,7 +338,8 @@ pub async fn run(
     run_with(exe, kind, limits, input, out, Hooks::default()).await
 }
 
-/// [`run`] with [`Hooks`] for tests: learn the child's pid, make it sleep.
+/// [`run`] with [`Hooks`] for tests: learn the child's pid, make it sleep, make it try to
+/// break out of its sandbox.
 pub async fn run_with(
     exe: &Path,
     kind: Kind,
@@ -457,6 +475,7 @@ fn status_error(status: std::process::ExitStatus, stderr: &[u8]) -> Option<Sanit
         Some(word::TOO_MANY_PIXELS) => SanitizeError::TooManyPixels,
         Some(word::UNDECODABLE) => SanitizeError::Undecodable,
         Some(word::TOO_LARGE) => SanitizeError::TooLarge,
+        Some(word::OUT_OF_MEMORY) => SanitizeError::Killed,
         Some(w) => SanitizeError::Failed(format!("sanitizer: {w}")),
         None => SanitizeError::Failed(format!("sanitizer exited with {status}")),
     })
@@ -552,6 +571,8 @@ mod tests {
             (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Kind::Pdf),
             (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", Kind::Mp4),
             (b"\x00\x00\x00\x1CftypM4A \x00\x00\x00\x00", Kind::Mp4),
+            (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", Kind::Heic),
+            (b"\x00\x00\x00\x1Cftypavif\x00\x00\x00\x00", Kind::Heic),
             (b"OggS\x00\x02\x00\x00\x00\x00", Kind::Ogg),
             (b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81", Kind::Webm),
             (b"ID3\x04\x00\x00\x00\x00\x00\x00", Kind::Mp3),
@@ -589,6 +610,71 @@ mod tests {
         assert_eq!(Kind::sniff(b"photo.png"), Kind::Text);
         // ADTS AAC (layer bits 00) is not MPEG audio layer I-III.
         assert_eq!(Kind::sniff(b"\xFF\xF1\x50\x80"), Kind::Unknown);
+    }
+
+    /// A whole child stdout: output, info, thumbnail, end.
+    fn stream(output: &[u8], thumb: &[u8]) -> Vec<u8> {
+        let mut v = frame::MAGIC.to_vec();
+        frame::header(&mut v, frame::OUTPUT, output.len() as u64).unwrap();
+        v.extend_from_slice(output);
+        frame::header(&mut v, frame::INFO, 8).unwrap();
+        v.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 2]);
+        frame::header(&mut v, frame::THUMBNAIL, thumb.len() as u64).unwrap();
+        v.extend_from_slice(thumb);
+        frame::header(&mut v, frame::END, 0).unwrap();
+        v
+    }
+
+    async fn parse(
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> (Result<(u32, u32, Option<Vec<u8>>), Stop>, Vec<u8>) {
+        let mut out = Vec::new();
+        let r = read_frames(&mut &bytes[..], &mut out, limits).await;
+        (r, out)
+    }
+
+    #[tokio::test]
+    async fn frames_parse_and_every_cut_is_an_error() {
+        let limits = Limits::default();
+        let whole = stream(b"clean file", b"thumb");
+        let (r, out) = parse(&whole, &limits).await;
+        assert_eq!(r.ok(), Some((3, 2, Some(b"thumb".to_vec()))));
+        assert_eq!(out, b"clean file");
+        for len in 0..whole.len() {
+            let (r, _) = parse(&whole[..len], &limits).await;
+            assert!(
+                matches!(r, Err(Stop::Cut)),
+                "a stream cut at {len} was accepted"
+            );
+        }
+        let mut longer = whole.clone();
+        longer.push(0);
+        assert!(matches!(
+            parse(&longer, &limits).await.0,
+            Err(Stop::Ours(_))
+        ));
+        let mut bad_magic = whole.clone();
+        bad_magic[0] ^= 1;
+        assert!(matches!(
+            parse(&bad_magic, &limits).await.0,
+            Err(Stop::Ours(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_oversize_output_is_refused_before_a_byte_is_written() {
+        let limits = Limits {
+            max_output: 9,
+            ..Limits::default()
+        };
+        let (r, out) = parse(&stream(b"0123456789", b""), &limits).await;
+        assert!(matches!(r, Err(Stop::Ours(SanitizeError::TooLarge))));
+        assert!(out.is_empty());
+        // Sections out of order: a thumbnail before the output is malformed.
+        let mut v = frame::MAGIC.to_vec();
+        frame::header(&mut v, frame::THUMBNAIL, 0).unwrap();
+        assert!(matches!(parse(&v, &limits).await.0, Err(Stop::Ours(_))));
     }
 
     #[test]
