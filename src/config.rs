@@ -827,6 +827,12 @@ impl Config {
         if let Some(v) = env("BISIK_S3_ACCESS_KEY_ID") {
             self.attachments.s3.access_key_id = v;
         }
+        if let Some(v) = env("BISIK_S3_REGION") {
+            self.attachments.s3.region = v;
+        }
+        if let Some(v) = env("BISIK_S3_ALLOW_HTTP") {
+            self.attachments.s3.allow_http = matches!(v.as_str(), "1" | "true" | "yes");
+        }
         if let Some(v) = env("BISIK_RESHUFFLE_WINDOW") {
             self.maintenance.reshuffle_window_secs = num("BISIK_RESHUFFLE_WINDOW", v)?;
         }

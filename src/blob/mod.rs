@@ -88,9 +88,11 @@ pub struct BlobStore {
     local: Option<PathBuf>,
 }
 
-/// Parts of this size go to the store while a blob is being written: S3 needs at least 5 MiB
-/// per part, and a part is the most of a blob that is ever in memory.
-const PART: usize = 5 * 1024 * 1024;
+/// Parts of this size go to S3 while a blob is being written: S3 needs at least 5 MiB per part,
+/// and at most two parts and the one being filled are in memory.
+const S3_PART: usize = 5 * 1024 * 1024;
+/// Parts for the local directory, which has no minimum: smaller keeps an upload's memory small.
+const LOCAL_PART: usize = 1024 * 1024;
 
 impl BlobStore {
     /// Opens the store the configuration names; a local directory is created (0700).
@@ -142,7 +144,14 @@ impl BlobStore {
         let upload = self.inner.put_multipart(&id.path()).await?;
         Ok(BlobWriter {
             id,
-            up: Some(WriteMultipart::new_with_chunk_size(upload, PART)),
+            up: Some(WriteMultipart::new_with_chunk_size(
+                upload,
+                if self.local.is_some() {
+                    LOCAL_PART
+                } else {
+                    S3_PART
+                },
+            )),
             store: self.clone(),
         })
     }
@@ -205,10 +214,15 @@ impl BlobStore {
         }
     }
 
-    /// Sets a local blob's (and the directory's) access and modification times to the epoch.
+    /// Sets a local blob's (and the directory's) access and modification times to the epoch,
+    /// and its mode to 0640: in the production split the intake writes blobs and the desk, in
+    /// the shared group, reads them (deploy/systemd/bisik.tmpfiles).
     fn hide_times(&self, id: BlobId) {
         if let Some(dir) = &self.local {
-            epoch_times(&dir.join(id.hex()));
+            let path = dir.join(id.hex());
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640));
+            epoch_times(&path);
             epoch_times(dir);
         }
     }

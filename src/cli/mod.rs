@@ -443,15 +443,6 @@ async fn intake_state(cfg: Arc<Config>) -> Result<Arc<crate::intake::IntakeState
     maintenance::spawn_heartbeat(store.clone());
     let blobs = crate::blob::BlobStore::open(&cfg)
         .map_err(|e| failure(74, format!("cannot open the attachment store: {e}")))?;
-    crate::intake::upload::prepare_spool(&cfg).map_err(|e| {
-        failure(
-            73,
-            format!(
-                "cannot prepare the upload spool {}: {e}",
-                crate::intake::upload::spool_dir(&cfg).display()
-            ),
-        )
-    })?;
     Ok(crate::intake::IntakeState::new(
         cfg, store, blobs, public, secrets,
     ))

@@ -173,6 +173,12 @@ pub async fn run(state: Arc<IntakeState>) -> anyhow::Result<()> {
 /// Binds the intake (and the metrics listener when configured) and returns the running
 /// server, so that `bisik serve` can run the desk beside it.
 pub fn start(state: Arc<IntakeState>) -> anyhow::Result<actix_server::Server> {
+    upload::prepare_spool(&state.cfg).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot prepare the upload spool {}: {e}",
+            upload::spool_dir(&state.cfg).display()
+        )
+    })?;
     let cfg = state.cfg.clone();
     let data = web::Data::from(state.clone());
     let (server, addr) = crate::web::server::build(

@@ -145,7 +145,7 @@ impl Drop for Spooled {
 
 impl Spooled {
     /// Decrypts the spool into `to`, piece by piece.
-    async fn feed(&self, mut to: impl tokio::io::AsyncWrite + Unpin) -> Result<(), ApiError> {
+    pub async fn feed(&self, mut to: impl tokio::io::AsyncWrite + Unpin) -> Result<(), ApiError> {
         let mut f = tokio::fs::File::open(&self.path)
             .await
             .map_err(ApiError::internal)?;
@@ -267,11 +267,15 @@ pub async fn read_multipart(
     // pieces from this task's reading loop to the parser, both driven by this one future.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let pump = pump(payload, tx, whole_limit);
+    let dir = spool_dir(&st.cfg);
     let parse = parse(
-        st,
         multer::Multipart::new(tokio_stream(rx), boundary),
-        text_limit,
-        file_limit,
+        Rules {
+            max_files: a.max_files,
+            text_limit,
+            file_limit,
+        },
+        &dir,
     );
     let started = Instant::now();
     let (pumped, parsed) = tokio::join!(pump, parse);
@@ -329,17 +333,33 @@ async fn pump(
     }
 }
 
-async fn parse(
-    st: &IntakeState,
+/// What [`parse`] holds a body to.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Files a body may carry.
+    pub max_files: usize,
+    /// Bytes of all text fields together.
+    pub text_limit: usize,
+    /// Bytes of one file.
+    pub file_limit: u64,
+}
+
+/// Walks a multipart body (text fields into a [`Form`], files `file1`.. spooled sealed into
+/// `dir`) under `rules`. The part of [`read_multipart`] that needs no server, so the fuzz target
+/// `multipart` runs the same code.
+pub async fn parse(
     mut mp: multer::Multipart<'static>,
-    text_limit: usize,
-    file_limit: u64,
+    rules: Rules,
+    dir: &std::path::Path,
 ) -> Result<Upload, ApiError> {
-    let a = &st.cfg.attachments;
+    let Rules {
+        max_files,
+        text_limit,
+        file_limit,
+    } = rules;
     let mut form = Form::default();
     let mut text_used = 0usize;
     let mut files: Vec<Spooled> = Vec::new();
-    let dir = spool_dir(&st.cfg);
     while let Some(mut field) = mp.next_field().await.map_err(|_| MALFORMED)? {
         let name = field.name().unwrap_or("").to_owned();
         if let Some(index) = file_index(&name) {
@@ -353,7 +373,7 @@ async fn parse(
                 }
                 if spool.is_none() {
                     // A file with content: only now do count, name and disk matter.
-                    if files.len() >= a.max_files {
+                    if files.len() >= max_files {
                         return Err(TOO_MANY);
                     }
                     let checked = check_name(&file_name)?;
@@ -673,9 +693,15 @@ async fn store_one(
         Ok::<_, ApiError>((len, writer))
     };
     let (fed, processed, sealed) = tokio::join!(feed, process, seal);
-    let processed = processed?;
-    fed?;
     let (len, writer) = sealed?;
+    // A failed sanitizer or spool leaves a half-written blob: abandoned, so S3 keeps no parts.
+    let processed = match (processed, fed) {
+        (Ok(p), Ok(())) => p,
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            writer.abort().await;
+            return Err(e);
+        }
+    };
     writer.finish().await.map_err(ApiError::internal)?;
     let (out_kind, width, height, thumb) = match processed {
         Some(s) => (s.kind, s.width, s.height, s.thumbnail),

@@ -11,7 +11,7 @@ use crate::desk_audit::audit_events;
 use crate::on_both;
 use crate::sanitize::{assert_no_canary, chunk, has_exif, plain_jpeg, tell_tale_jpeg, zlib_stored};
 use crate::support::{
-    Backend, Opts, TestApp, canary, contains, new_report, ok, start_with_config_on,
+    Backend, Moto, Opts, TestApp, canary, contains, new_report, ok, start_with_config_on,
 };
 use bisik::desk::audit::{Access, Event};
 use bisik::domain::ReportId;
@@ -116,7 +116,27 @@ async fn supervisor(app: &TestApp) -> Browser {
 }
 
 async fn a_photo_with_gps_reaches_the_desk_clean_and_nothing_plain_is_stored(b: Backend) {
-    let app = start(b, vec![]).await;
+    photo_round_trip(b, None).await
+}
+
+/// The same on S3-compatible storage: a real server (moto) started by the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_a_photo_with_gps_reaches_the_desk_clean_and_nothing_plain_is_stored() {
+    if let Some(m) = Moto::start().await {
+        photo_round_trip(Backend::Sqlite, Some(m)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_bad_files_get_clear_errors_and_nothing_is_stored() {
+    if let Some(m) = Moto::start().await {
+        bad_files(Backend::Sqlite, Some(m)).await
+    }
+}
+
+async fn photo_round_trip(b: Backend, s3: Option<Moto>) {
+    let env = s3.as_ref().map(|m| m.env()).unwrap_or_default();
+    let app = start(b, env).await;
     let mut sb = supervisor(&app).await;
     let photo = tell_tale_jpeg(640, 480);
     let name_canary = canary("NAME");
@@ -206,9 +226,26 @@ async fn a_photo_with_gps_reaches_the_desk_clean_and_nothing_plain_is_stored(b: 
     // I1: neither the photo's canaries, nor the text's, nor the name, anywhere at rest, the
     // spool is empty, and the logs hold none of it.
     let blobs = blob_files(&app);
-    assert!(blobs.iter().any(|f| f.starts_with("blobs/")), "{blobs:?}");
     assert!(!blobs.iter().any(|f| f.starts_with("spool/")), "{blobs:?}");
     let mut at_rest = TestApp::files_under(app.path());
+    match &s3 {
+        None => assert!(blobs.iter().any(|f| f.starts_with("blobs/")), "{blobs:?}"),
+        Some(m) => {
+            // Nothing on the local disk; the photo, its thumbnail and the text in the bucket.
+            assert!(!blobs.iter().any(|f| f.starts_with("blobs/")), "{blobs:?}");
+            let objects = m.objects().await;
+            assert_eq!(
+                objects.len(),
+                3,
+                "{:?}",
+                objects.iter().map(|o| &o.0).collect::<Vec<_>>()
+            );
+            for (key, bytes) in objects {
+                assert_eq!(key.len(), 32, "{key}");
+                at_rest.push((format!("s3:{key}").into(), bytes));
+            }
+        }
+    }
     if b == Backend::Postgres {
         at_rest.push(("pg_dump".into(), app.pg_dump()));
     }
@@ -234,10 +271,17 @@ async fn a_photo_with_gps_reaches_the_desk_clean_and_nothing_plain_is_stored(b: 
 }
 
 async fn bad_files_get_clear_errors_and_nothing_is_stored(b: Backend) {
+    bad_files(b, None).await
+}
+
+async fn bad_files(b: Backend, s3: Option<Moto>) {
     let (app, _cfg) = start_with_config_on(
         b,
         "[attachments]\nmax_files = 2\nmax_file_mib = 1\nconsent_types = [\"pdf\"]\n",
-        Opts::default(),
+        Opts {
+            env: s3.as_ref().map(|m| m.env()).unwrap_or_default(),
+            ..Opts::default()
+        },
     )
     .await;
     let tip = report_json("laporan dengan berkas yang salah");
@@ -374,6 +418,12 @@ async fn bad_files_get_clear_errors_and_nothing_is_stored(b: Backend) {
         "a refused upload stored a report"
     );
     assert_eq!(blob_files(&app), Vec::<String>::new());
+    if let Some(m) = &s3 {
+        assert!(
+            m.objects().await.is_empty(),
+            "a refused upload left an object"
+        );
+    }
     let store = app.store().await;
     assert!(store.blob_rows().await.unwrap().is_empty());
     store.close().await;
@@ -662,4 +712,75 @@ async fn maintenance_removes_orphans_and_strays_only(b: Backend) {
     // The report's photo still downloads.
     let page = sb.get(&format!("/report/attachment?id={id}&n=1")).await;
     assert_eq!(page.status, 200);
+}
+
+on_both!(a_photo_attached_in_chromium_without_javascript_reaches_the_investigator_without_gps);
+
+/// The browser side (issue 9): in Chromium with JavaScript off, a reporter attaches a photo
+/// with GPS to the form; an investigator the supervisor shared it with downloads it, and it
+/// carries no GPS and no other metadata.
+async fn a_photo_attached_in_chromium_without_javascript_reaches_the_investigator_without_gps(
+    backend: Backend,
+) {
+    use crate::browser::{Browser as Chromium, BrowserOpts};
+    let app = start(backend, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let (mut ib, inv) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    let Some(b) = Chromium::start(BrowserOpts::phone_no_js()).await else {
+        return;
+    };
+    let photo = app.path().join("foto-rumah.jpg");
+    std::fs::write(&photo, tell_tale_jpeg(320, 240)).unwrap();
+    assert!(
+        has_exif(&std::fs::read(&photo).unwrap()),
+        "the fixture carries EXIF"
+    );
+    let before = app.report_ids().await;
+    b.goto(&app.url("/lapor")).await;
+    b.fill("#description", "Transaksi di rumah ini, lihat foto.")
+        .await;
+    b.find("#file1")
+        .await
+        .send_keys(&photo.display().to_string())
+        .await
+        .expect("attach the photo");
+    b.click_and_wait("form[action^=\"/lapor\"] button[type=submit]")
+        .await;
+    let code = b.text("#code").await;
+    assert_eq!(
+        code.chars().filter(char::is_ascii_digit).count(),
+        20,
+        "{}",
+        b.source().await
+    );
+    b.close().await;
+    let id = new_report(&app, &before).await.to_string();
+    // The supervisor shares it with the investigator, who downloads the photo.
+    let csrf = sb.csrf().await;
+    let p = sb
+        .post(
+            "/reports/share",
+            &[
+                ("csrf", &csrf),
+                ("report", &id),
+                ("username", "petugas"),
+                ("fingerprint", &inv.fingerprint),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let page = ib.get(&format!("/report?id={id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("foto-rumah.jpg"), "{}", page.body);
+    let (status, _, got) = get_bytes(&ib, &format!("/report/attachment?id={id}&n=1")).await;
+    assert_eq!(status, 200);
+    let img = image::load_from_memory_with_format(&got, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (320, 240));
+    assert!(
+        !has_exif(&got),
+        "the investigator's download carries EXIF (GPS)"
+    );
+    assert_no_canary(&got);
 }

@@ -185,6 +185,35 @@ fn outreach_reaches_only_config_and_the_shared_texts() {
     }
 }
 
+/// Issue 9: the blob store holds ciphertext under random names and nothing else; it reaches no
+/// key, no database and no handler. (src/sanitize reaches nothing of Bisik's at all: see
+/// tests/integration/sanitize.rs.)
+#[test]
+fn the_blob_store_reaches_only_the_config_and_randomness() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = sources(&root.join("blob"));
+    assert!(!files.is_empty(), "src/blob not found");
+    for (path, src) in files {
+        for m in reached(&src) {
+            assert!(
+                ["config", "crypto"].contains(&m.as_str()),
+                "{path} reaches crate::{m}"
+            );
+        }
+        let code: String = src
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (at, _) in code.match_indices("crate::crypto::") {
+            assert!(
+                code[at..].starts_with("crate::crypto::primitives::os_fill"),
+                "{path} uses crypto beyond the RNG"
+            );
+        }
+    }
+}
+
 #[test]
 fn crypto_imports_nothing_above_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
