@@ -473,6 +473,7 @@ async fn reporter_message(
         v: 1,
         body,
         day: day_string(day),
+        attachments: Vec::new(),
     })?;
     let a = Append {
         kind: ItemKind::Message,

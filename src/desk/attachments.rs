@@ -26,11 +26,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-/// `?id=&n=`: which report, which of its tip's files (from 1).
+/// `?id=&n=` (and `&item=SEQ` for a message's file): which report, which file (from 1).
 #[derive(Deserialize)]
 pub struct AttachmentQuery {
     id: Option<String>,
     n: Option<usize>,
+    item: Option<i64>,
 }
 
 /// The name a download is offered under: the reporter's name with anything but letters,
@@ -74,15 +75,31 @@ async fn find(
     st: &DeskState,
     a: &super::session::Authed,
     id: ReportId,
-    n: usize,
+    q: &AttachmentQuery,
     access: Access,
 ) -> Result<(AttachmentRef, SecretKey32), ShareError> {
     let (conv, k_r) = sharing::read_as(st, a, id, access).await?;
-    let r = n
-        .checked_sub(1)
-        .and_then(|i| conv.tip.attachments.get(i))
-        .cloned()
-        .ok_or(ShareError::NotFound(text::NO_ATTACHMENT))?;
+    let refs = match q.item {
+        None => conv.tip.attachments.clone(),
+        // Only a reporter's message carries files.
+        Some(seq) => conv
+            .items
+            .iter()
+            .find(|it| {
+                it.seq == seq
+                    && it.kind == crate::domain::ItemKind::Message
+                    && it.direction == crate::domain::Direction::ReporterToStaff
+            })
+            .and_then(|it| it.message())
+            .map(|m| m.attachments)
+            .unwrap_or_default(),
+    };
+    let r =
+        q.n.unwrap_or(0)
+            .checked_sub(1)
+            .and_then(|i| refs.get(i))
+            .cloned()
+            .ok_or(ShareError::NotFound(text::NO_ATTACHMENT))?;
     Ok((r, k_r))
 }
 
@@ -102,7 +119,7 @@ pub async fn download(
     };
     let r = async {
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
-        let (r, k_r) = find(&st, &a, id, q.n.unwrap_or(0), Access::Download).await?;
+        let (r, k_r) = find(&st, &a, id, &q, Access::Download).await?;
         let blob = blob_id(&r.blob)?;
         let (_, pieces) = st.blobs.read(blob).await.map_err(|e| match e {
             crate::blob::BlobError::NotFound => {
@@ -198,7 +215,7 @@ pub async fn thumbnail(
     };
     let r = async {
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
-        let (r, k_r) = find(&st, &a, id, q.n.unwrap_or(0), Access::Preview).await?;
+        let (r, k_r) = find(&st, &a, id, &q, Access::Preview).await?;
         let t = r
             .thumb
             .clone()

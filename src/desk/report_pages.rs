@@ -213,6 +213,26 @@ struct FileView {
     pixels: String,
 }
 
+/// The files of a tip or a message as listed.
+fn file_views(refs: &[crate::items::AttachmentRef]) -> Vec<FileView> {
+    refs.iter()
+        .enumerate()
+        .map(|(i, a)| FileView {
+            n: i + 1,
+            name: visible_controls(&a.name),
+            kind: a.kind.clone(),
+            size: human_size(a.size),
+            unsanitized: !a.sanitized,
+            thumb: a.thumb.is_some(),
+            pixels: if a.width > 0 {
+                format!("{} × {}", a.width, a.height)
+            } else {
+                String::new()
+            },
+        })
+        .collect()
+}
+
 /// A size as a person reads it.
 fn human_size(bytes: u64) -> String {
     if bytes >= 1 << 20 {
@@ -232,6 +252,8 @@ struct ThreadItem {
     who_en: &'static str,
     class: &'static str,
     text: String,
+    /// Files a reporter attached to this message.
+    files: Vec<FileView>,
 }
 
 /// What the report page shows.
@@ -388,24 +410,7 @@ fn view(conv: &crate::items::open::Conversation) -> View {
             });
         }
     }
-    let files = t
-        .attachments
-        .iter()
-        .enumerate()
-        .map(|(i, a)| FileView {
-            n: i + 1,
-            name: visible_controls(&a.name),
-            kind: a.kind.clone(),
-            size: human_size(a.size),
-            unsanitized: !a.sanitized,
-            thumb: a.thumb.is_some(),
-            pixels: if a.width > 0 {
-                format!("{} × {}", a.width, a.height)
-            } else {
-                String::new()
-            },
-        })
-        .collect();
+    let files = file_views(&t.attachments);
     let labels = conv.labels();
     let thread = conv
         .items
@@ -417,13 +422,14 @@ fn view(conv: &crate::items::open::Conversation) -> View {
                 (_, Direction::ReporterToStaff) => ("Pelapor", "Reporter", "reporter"),
                 _ => ("Petugas ke pelapor", "Staff to reporter", "staff"),
             };
-            let (day, text) = match it.message() {
-                Some(m) => (m.day, visible_controls(&m.body)),
+            let (day, text, files) = match it.message() {
+                Some(m) => (m.day, visible_controls(&m.body), file_views(&m.attachments)),
                 None if it.plain.is_none() => (
                     String::new(),
                     "[Terkunci: Anda belum menerima kunci catatan internal / Sealed: you hold no key to internal notes]".into(),
+                    Vec::new(),
                 ),
-                None => (String::new(), "[?]".into()),
+                None => (String::new(), "[?]".into(), Vec::new()),
             };
             ThreadItem {
                 seq: it.seq,
@@ -432,6 +438,7 @@ fn view(conv: &crate::items::open::Conversation) -> View {
                 who_en,
                 class,
                 text,
+                files,
             }
         })
         .collect();

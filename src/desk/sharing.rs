@@ -597,6 +597,7 @@ pub async fn post(
         v: 1,
         body: body.to_owned(),
         day: day_string(day),
+        attachments: Vec::new(),
     };
     let plain = Zeroizing::new(serde_json::to_vec(&m).expect("serialisable"));
     m.body.zeroize();

@@ -26,6 +26,13 @@ const NO_REPORT_PART: ApiError = ApiError::new(
     "The `report` part (the report's JSON) is missing.",
 );
 
+const NO_MESSAGE_PART: ApiError = ApiError::new(
+    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+    "invalid_field",
+    "Bagian `message` (JSON pesan) tidak ada.",
+    "The `message` part (the message's JSON) is missing.",
+);
+
 // The OpenAPI patterns below say what `text` and `FollowupCode::parse` accept, as ECMA-262:
 // - optional text: no control character other than tab, line feed and carriage return;
 // - required text: also not blank once trimmed (leading white space as `str::trim` sees it, less
@@ -363,7 +370,17 @@ async fn message_inner(
         return Err(CROSS_SITE);
     }
     let (limit, timeout) = limits(st);
-    let body: MessageRequest = read_json(req, payload, limit, timeout).await?;
+    // With files, multipart: this JSON request in a part `message`, files in `file1` ..
+    let (body, files): (MessageRequest, _) =
+        if content_type_is(req, "multipart/form-data") && st.cfg.attachments.max_files > 0 {
+            let up = upload::read_multipart(st, req, payload).await?;
+            let json = up.form.get("message").ok_or(NO_MESSAGE_PART)?;
+            let body = decode_json(json.as_bytes())?;
+            upload::check(st, &up)?;
+            (body, up.files)
+        } else {
+            (read_json(req, payload, limit, timeout).await?, Vec::new())
+        };
     // Cheap checks first, so a bad message costs no Argon2.
     let text = flows::message_text(&body.body)?;
     if let Some(k) = &body.idempotency_key {
@@ -372,7 +389,7 @@ async fn message_inner(
     flows::check_code(&body.code)?;
     flows::messages_accepted(st)?;
     let opened = open_code(st, &body.code).await?;
-    let day = flows::add_message(st, &opened, text, body.idempotency_key.as_deref()).await?;
+    let day = flows::add_message(st, &opened, text, files, body.idempotency_key.as_deref()).await?;
     Ok(HttpResponse::Created().json(MessageResponse { stored: true, day }))
 }
 

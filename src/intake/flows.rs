@@ -352,12 +352,15 @@ pub async fn add_message(
     st: &IntakeState,
     opened: &reports::Opened,
     text: String,
+    files: Vec<super::upload::Spooled>,
     idempotency_key: Option<&str>,
 ) -> Result<String, ApiError> {
-    match reports::add_message(st, opened, text, idempotency_key)
+    match reports::add_message(st, opened, text, files, idempotency_key)
         .await
-        .map_err(ApiError::internal)?
-    {
+        .map_err(|e| match e {
+            reports::Created::Refused(e) => e,
+            reports::Created::Store(e) => ApiError::internal(e),
+        })? {
         reports::Added::Stored(day) => Ok(day),
         reports::Added::QuotaExceeded => Err(QUOTA),
     }

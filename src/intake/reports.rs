@@ -367,14 +367,25 @@ pub async fn add_message(
     st: &IntakeState,
     o: &Opened,
     body: String,
+    files: Vec<super::upload::Spooled>,
     idempotency_key: Option<&str>,
-) -> Result<Added, StoreError> {
+) -> Result<Added, Created> {
     let day = today();
+    let attachments = super::upload::store_files(st, o.id, &o.k_r, files)
+        .await
+        .map_err(Created::Refused)?;
+    let blobs: Vec<crate::blob::BlobId> = attachments
+        .iter()
+        .flat_map(|a| [Some(&a.blob), a.thumb.as_ref().map(|t| &t.blob)])
+        .flatten()
+        .filter_map(|b| crate::blob::BlobId::parse(b))
+        .collect();
     let plain = Zeroizing::new(
         serde_json::to_vec(&MessagePlain {
             v: 1,
             body,
             day: day_string(day),
+            attachments,
         })
         .expect("serialisable"),
     );
@@ -389,14 +400,19 @@ pub async fn add_message(
             max: st.cfg.reporter.messages_per_day,
         }),
     };
-    Ok(match chain::append(st, o.id, &o.k_r, &a).await? {
+    let appended = chain::append(st, o.id, &o.k_r, &a).await;
+    // Files of a message that was not stored (a resend, the quota, a failure) go again.
+    if !matches!(appended, Ok(Appended::Stored)) {
+        super::upload::remove_blobs(st, &blobs).await;
+    }
+    Ok(match appended.map_err(Created::Store)? {
         Appended::Stored => Added::Stored(day_string(day)),
         Appended::Duplicate(d) => Added::Stored(day_string(d)),
         Appended::QuotaExceeded => Added::QuotaExceeded,
         Appended::Conflict => {
-            return Err(StoreError::Corrupt(
+            return Err(Created::Store(StoreError::Corrupt(
                 "an append conflict escaped its retry".into(),
-            ));
+            )));
         }
     })
 }

@@ -94,6 +94,9 @@ pub struct MessagePlain {
     pub body: String,
     /// Day written.
     pub day: String,
+    /// Files a reporter attached to the message (issue 9); staff messages carry none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 /// A report's labels as sealed under K_s (the reporter's key never opens them): the whole

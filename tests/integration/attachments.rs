@@ -784,3 +784,79 @@ async fn a_photo_attached_in_chromium_without_javascript_reaches_the_investigato
     );
     assert_no_canary(&got);
 }
+
+on_both!(a_reporter_message_carries_a_clean_photo_and_a_resend_stores_it_once);
+
+/// Files on a follow-up message (issue 9: "per report or message"): the reporter answers a
+/// question with a photo through the API; staff see it under the message and download it
+/// clean. The same message sent again with its idempotency key stores no second copy.
+async fn a_reporter_message_carries_a_clean_photo_and_a_resend_stores_it_once(b: Backend) {
+    let app = start(b, vec![]).await;
+    let mut sb = supervisor(&app).await;
+    let before = app.report_ids().await;
+    let code = app
+        .submit(json!({"description": "gudang di belakang pasar"}))
+        .await;
+    let id = new_report(&app, &before).await;
+    let store = app.store().await;
+    assert!(store.blobs_of(id).await.unwrap().is_empty());
+    let message = json!({
+        "code": code,
+        "body": "ini fotonya",
+        "idempotency_key": "0123456789abcdef0123456789abcdef",
+    })
+    .to_string();
+    let photo = tell_tale_jpeg(200, 100);
+    let send_message = || async {
+        let r = TestApp::client()
+            .post(app.url("/api/v1/followup/messages"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(multipart(&[
+                ("message", None, message.as_bytes()),
+                ("file1", Some("foto-gudang.jpg"), &photo),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let (status, body) = send_message().await;
+    assert_eq!(status, 201, "{body}");
+    let stored = store.blobs_of(id).await.unwrap();
+    assert_eq!(stored.len(), 2, "the photo and its thumbnail");
+    // The resend (a lost answer on a slow line): one message, and its files once.
+    let (status, body) = send_message().await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(store.blobs_of(id).await.unwrap(), stored);
+    let on_disk = std::fs::read_dir(app.data_dir().join("blobs"))
+        .unwrap()
+        .count();
+    assert_eq!(on_disk, 2, "the resend left blobs behind");
+    store.close().await;
+    let page = sb.get(&format!("/report?id={id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("foto-gudang.jpg"), "{}", page.body);
+    let seq = 1; // the tip is 0, the message 1
+    assert!(
+        page.body.contains(&format!(
+            "/report/attachment?id={id}&amp;item={seq}&amp;n=1"
+        )),
+        "{}",
+        page.body
+    );
+    let (status, _, got) =
+        get_bytes(&sb, &format!("/report/attachment?id={id}&item={seq}&n=1")).await;
+    assert_eq!(status, 200);
+    let img = image::load_from_memory_with_format(&got, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 100));
+    assert!(!has_exif(&got));
+    assert_no_canary(&got);
+    // The tip has no file 1, and no other item has files.
+    let (status, _, _) = get_bytes(&sb, &format!("/report/attachment?id={id}&n=1")).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get_bytes(&sb, &format!("/report/attachment?id={id}&item=0&n=1")).await;
+    assert_eq!(status, 404);
+}

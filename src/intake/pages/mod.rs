@@ -375,6 +375,8 @@ struct View {
     reply_value: String,
     reply_error: Option<String>,
     sent: bool,
+    /// Whether the reply form offers a file input (attachments on).
+    files: bool,
 }
 
 #[derive(Template)]
@@ -937,6 +939,7 @@ async fn render_view(
             reply_value: x.reply_value,
             reply_error: x.reply_error,
             sent: x.sent,
+            files: st.cfg.attachments.max_files > 0,
         },
     )
 }
@@ -983,15 +986,26 @@ async fn session_post(
     req: &HttpRequest,
     payload: Payload,
     lang: Lang,
-) -> Result<(session::Live, Form), Box<HttpResponse>> {
+) -> Result<(session::Live, Form, Vec<upload::Spooled>), Box<HttpResponse>> {
     if is_cross_site(req) {
         return Err(Box::new(cross_site_page(st, req, lang)));
     }
     let live = live(st, req, lang)?;
     let (limit, timeout) = limits(st);
-    let form = read_form(req, payload, limit, timeout)
-        .await
-        .map_err(|e| Box::new(error_page(st, req, lang, &e)))?;
+    // The reply form carries a file input (issue 9), so it may come as multipart.
+    let (form, files) = if crate::web::body::content_type_is(req, "multipart/form-data")
+        && st.cfg.attachments.max_files > 0
+    {
+        let up = upload::read_multipart(st, req, payload)
+            .await
+            .map_err(|e| Box::new(error_page(st, req, lang, &e)))?;
+        (up.form, up.files)
+    } else {
+        let f = read_form(req, payload, limit, timeout)
+            .await
+            .map_err(|e| Box::new(error_page(st, req, lang, &e)))?;
+        (f, Vec::new())
+    };
     if !live.csrf_ok(form.get("csrf")) {
         let t = Intake::get(lang);
         return Err(Box::new(notice(
@@ -1004,7 +1018,7 @@ async fn session_post(
             true,
         )));
     }
-    Ok((live, form))
+    Ok((live, form, files))
 }
 
 async fn reply(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
@@ -1015,7 +1029,7 @@ async fn reply(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> Htt
 
 async fn reply_inner(st: &IntakeState, req: &HttpRequest, payload: Payload) -> HttpResponse {
     let lang = Lang::from_request(req);
-    let (live, form) = match session_post(st, req, payload, lang).await {
+    let (live, form, files) = match session_post(st, req, payload, lang).await {
         Ok(x) => x,
         Err(page) => return *page,
     };
@@ -1030,7 +1044,12 @@ async fn reply_inner(st: &IntakeState, req: &HttpRequest, payload: Payload) -> H
         let key = form
             .get("token")
             .filter(|k| resubmit::parse_token(k).is_some());
-        flows::add_message(st, &opened, text, key).await
+        let up = upload::Upload {
+            form: Form::default(),
+            files,
+        };
+        upload::check(st, &up)?;
+        flows::add_message(st, &opened, text, up.files, key).await
     }
     .await;
     match result {
@@ -1091,7 +1110,7 @@ async fn revoke_ask(st: Data<IntakeState>, req: HttpRequest) -> HttpResponse {
 
 async fn revoke_do(st: Data<IntakeState>, req: HttpRequest, payload: Payload) -> HttpResponse {
     let lang = Lang::from_request(&req);
-    let (live, _form) = match session_post(&st, &req, payload, lang).await {
+    let (live, _form, _) = match session_post(&st, &req, payload, lang).await {
         Ok(x) => x,
         Err(page) => return *page,
     };
@@ -1222,6 +1241,7 @@ mod tests {
             reply_value: reply_value.to_owned(),
             reply_error: Some(error),
             sent: true,
+            files: true,
         }
         .render()
         .unwrap()
