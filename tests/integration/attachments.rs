@@ -473,7 +473,7 @@ async fn bad_files(b: Backend, s3: Option<Moto>) {
 
 async fn a_killed_sanitizer_is_a_clear_error_and_leaves_no_spool(b: Backend) {
     let app = start(b, vec![("BISIK_SANITIZER_TEST_SLEEP_MS", "20000".into())]).await;
-    let photo = plain_jpeg(64, 64);
+    let photo = tell_tale_jpeg(64, 64);
     let body = multipart(&[
         (
             "report",
@@ -508,8 +508,19 @@ async fn a_killed_sanitizer_is_a_clear_error_and_leaves_no_spool(b: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let child = child.expect("the sanitizer child never started");
-    // Mid-work: the spool holds the upload, sealed.
-    assert!(blob_files(&app).iter().any(|f| f.starts_with("spool/")));
+    // Mid-work: the spool holds the upload, sealed (I1 during the upload: none of the photo's
+    // metadata, nor its name, is readable there).
+    let spooled: Vec<_> = TestApp::files_under(&app.data_dir().join("spool"));
+    assert_eq!(spooled.len(), 1, "{:?}", blob_files(&app));
+    for (path, bytes) in &spooled {
+        assert!(
+            bytes.len() > photo.len(),
+            "a spool file is padded and sealed"
+        );
+        for needle in [&b"CANARY"[..], b"Exif", b"foto.jpg", &photo[..64]] {
+            assert!(!contains(bytes, needle), "plaintext in {}", path.display());
+        }
+    }
     let killed = std::process::Command::new("kill")
         .args(["-9", &child.to_string()])
         .status()
@@ -859,4 +870,60 @@ async fn a_reporter_message_carries_a_clean_photo_and_a_resend_stores_it_once(b:
     assert_eq!(status, 404);
     let (status, _, _) = get_bytes(&sb, &format!("/report/attachment?id={id}&item=0&n=1")).await;
     assert_eq!(status, 404);
+}
+
+on_both!(the_disk_check_and_the_hourly_budget_refuse_files_with_their_own_errors);
+
+/// The free-disk check and the hourly byte budget (issue 9, Limits): each refuses a file with its
+/// own 503 and a Retry-After, stores nothing, and leaves a tip without files alone.
+async fn the_disk_check_and_the_hourly_budget_refuse_files_with_their_own_errors(b: Backend) {
+    let tip = report_json("laporan dengan foto");
+    let jpeg = plain_jpeg(64, 64);
+    // No disk has this much free.
+    let app = start(
+        b,
+        vec![("BISIK_ATTACHMENTS_MIN_FREE_MIB", "1000000000".into())],
+    )
+    .await;
+    let (status, body) = send(
+        &app,
+        multipart(&[("report", None, &tip), ("file1", Some("a.jpg"), &jpeg)]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("attachments_storage_full")),
+        "{body}"
+    );
+    assert!(app.report_ids().await.is_empty());
+    let (status, _) = send(&app, multipart(&[("report", None, &tip)])).await;
+    assert_eq!(status, 201, "a tip without files is still taken");
+    drop(app);
+    // A budget of 1 MiB an hour: one 700 KB file passes, the next does not.
+    let app = start(b, vec![("BISIK_ATTACHMENTS_HOURLY_BUDGET_MIB", "1".into())]).await;
+    let text = "kata ".repeat(140_000).into_bytes();
+    let (status, body) = send(
+        &app,
+        multipart(&[("report", None, &tip), ("file1", Some("a.txt"), &text)]),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let r = TestApp::client()
+        .post(app.url("/api/v1/reports"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart(&[
+            ("report", None, &tip),
+            ("file1", Some("b.txt"), &text),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "attachments_busy", "{body}");
+    assert_eq!(app.report_ids().await.len(), 1);
 }
