@@ -107,6 +107,24 @@ fn blob_id(s: &str) -> Result<BlobId, ShareError> {
     BlobId::parse(s).ok_or_else(|| ShareError::Tampered("an attachment names no valid blob".into()))
 }
 
+/// A blob's sealed bytes as they come from the store; a blob the sealed item names but the store
+/// lacks was deleted by someone, which is tampering, not a missing page.
+async fn read_blob(
+    st: &DeskState,
+    blob: BlobId,
+) -> Result<
+    futures_util::stream::BoxStream<'static, Result<Bytes, crate::blob::BlobError>>,
+    ShareError,
+> {
+    match st.blobs.read(blob).await {
+        Ok((_, pieces)) => Ok(pieces),
+        Err(crate::blob::BlobError::NotFound) => Err(ShareError::Tampered(
+            "an attachment's blob is missing from the store".into(),
+        )),
+        Err(other) => Err(ShareError::Internal(other.to_string())),
+    }
+}
+
 /// `GET /report/attachment?id=&n=`: the file, decrypted as a stream.
 pub async fn download(
     req: HttpRequest,
@@ -121,12 +139,7 @@ pub async fn download(
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
         let (r, k_r) = find(&st, &a, id, &q, Access::Download).await?;
         let blob = blob_id(&r.blob)?;
-        let (_, pieces) = st.blobs.read(blob).await.map_err(|e| match e {
-            crate::blob::BlobError::NotFound => {
-                ShareError::Tampered("an attachment's blob is missing from the store".into())
-            }
-            other => ShareError::Internal(other.to_string()),
-        })?;
+        let pieces = read_blob(&st, blob).await?;
         Ok((id, r, k_r, blob, pieces))
     }
     .await;
@@ -221,12 +234,7 @@ pub async fn thumbnail(
             .clone()
             .ok_or(ShareError::NotFound(text::NO_ATTACHMENT))?;
         let blob = blob_id(&t.blob)?;
-        let (_, mut pieces) = st.blobs.read(blob).await.map_err(|e| match e {
-            crate::blob::BlobError::NotFound => {
-                ShareError::Tampered("a thumbnail's blob is missing from the store".into())
-            }
-            other => ShareError::Internal(other.to_string()),
-        })?;
+        let mut pieces = read_blob(&st, blob).await?;
         let mut sealed = Vec::new();
         while let Some(p) = pieces.next().await {
             let p = p.map_err(|e| ShareError::Internal(e.to_string()))?;

@@ -272,6 +272,21 @@ pub(crate) fn chunk(ty: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 /// A zlib stream holding `data` in one stored (uncompressed) deflate block.
+/// A decompression bomb: 100000 × 100000 grey in a few dozen bytes (decoded, 10 GB).
+pub(crate) fn png_bomb() -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    [
+        &b"\x89PNG\r\n\x1A\n"[..],
+        &chunk(b"IHDR", &ihdr),
+        &chunk(b"IDAT", &zlib_stored(&[0; 64])),
+        &chunk(b"IEND", b""),
+    ]
+    .concat()
+}
+
 pub(crate) fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let len = data.len() as u16;
     let (mut a, mut b) = (1u32, 0u32);
@@ -389,18 +404,7 @@ async fn sanitize_webp_exif_and_xmp_give_a_clean_png() {
 
 #[tokio::test]
 async fn sanitize_refuses_a_decompression_bomb_quickly_and_lives_on() {
-    // 100000 × 100000 grey, in a few dozen bytes: decoded it would be 10 GB.
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let bomb = [
-        &b"\x89PNG\r\n\x1A\n"[..],
-        &chunk(b"IHDR", &ihdr),
-        &chunk(b"IDAT", &zlib_stored(&[0; 64])),
-        &chunk(b"IEND", b""),
-    ]
-    .concat();
+    let bomb = png_bomb();
     assert!(bomb.len() < 200);
     // Refused from its header, before any allocation: `clean` would time out (60 s) on a
     // decode of 10 GB, so no clock is needed here.
