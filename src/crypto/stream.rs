@@ -135,15 +135,22 @@ impl Sealer {
     }
 
     fn seal_chunk(&mut self, last: bool, out: &mut Vec<u8>) {
+        let buf = std::mem::take(&mut *self.buf);
+        self.seal_from(&buf, last, out);
+        *self.buf = buf;
+        self.buf.clear();
+    }
+
+    /// Seals `plain` as the next chunk straight into `out` (one copy, encrypted in place).
+    fn seal_from(&mut self, plain: &[u8], last: bool, out: &mut Vec<u8>) {
         let n = nonce(&self.prefix, self.counter, last);
         let start = out.len();
-        out.extend_from_slice(&self.buf);
+        out.extend_from_slice(plain);
         let tag = self
             .cipher
             .encrypt_inout_detached(&n, &self.aad, (&mut out[start..]).into())
             .expect("XChaCha20-Poly1305 encryption of a 64 KiB chunk cannot fail");
         out.extend_from_slice(&tag);
-        self.buf.clear();
         // 2^32 chunks are 256 TiB; attachments are capped far below, so this never wraps.
         self.counter = self
             .counter
@@ -156,6 +163,13 @@ impl Sealer {
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         self.len += data.len() as u64;
         while !data.is_empty() {
+            // Whole chunks with nothing pending skip the buffer: sealed from `data` directly.
+            if self.buf.is_empty() && data.len() >= CHUNK {
+                let (chunk, rest) = data.split_at(CHUNK);
+                self.seal_from(chunk, false, out);
+                data = rest;
+                continue;
+            }
             let take = (CHUNK - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
