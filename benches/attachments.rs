@@ -35,8 +35,17 @@ fn seal_throughput() -> (f64, f64) {
         let started = Instant::now();
         let mut out = Vec::with_capacity(2 * CHUNK);
         let mut s = Sealer::new(&key, &aad, &mut out);
-        for _ in 0..chunks {
-            s.push(&data, &mut out);
+        // 8 bytes short of the bucket, so the stream is exactly SEAL_MIB with its length
+        // trailer and no padding: the same bytes the raw loop encrypts. (A real file is padded
+        // to its power-of-two bucket, which can double what is sealed; that is the padding's
+        // cost, reported apart.)
+        for i in 0..chunks {
+            let piece = if i + 1 == chunks {
+                &data[..CHUNK - 8]
+            } else {
+                &data[..]
+            };
+            s.push(piece, &mut out);
             std::hint::black_box(&out);
             out.clear();
         }
@@ -78,12 +87,22 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The children of every thread of `pid` (the sanitizer is spawned from a runtime worker, so
+/// it is the child of that thread, not of the main one).
 fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        out.extend(
+            kids.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    out
 }
 
 struct Serve {
@@ -211,6 +230,9 @@ fn main() {
         "| sealing, one core, {SEAL_MIB} MiB in 64 KiB chunks | STREAM {stream:.0} MiB/s, raw XChaCha20-Poly1305 {raw:.0} MiB/s: {:.0} % | at least 80 % of raw |",
         100.0 * stream / raw
     );
+    if std::env::var("BISIK_BENCH_SEAL_ONLY").is_ok() {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
