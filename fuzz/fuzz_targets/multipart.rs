@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     };
     runtime().block_on(async {
         let mp = multer::Multipart::new(futures_util::stream::iter(pieces), "X");
-        if let Ok(up) = parse(mp, RULES, spool()).await {
+        if let Ok(up) = parse(mp, RULES, spool(), None).await {
             assert!(up.files.len() <= RULES.max_files);
             for f in &up.files {
                 assert!(f.len > 0 && f.len <= RULES.file_limit);

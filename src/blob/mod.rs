@@ -124,8 +124,11 @@ impl BlobStore {
             _ => {
                 let dir = local_dir(cfg);
                 create_private_dir(&dir)?;
+                // fsync: a report's code is shown once its row is durable (I7), and its files
+                // must be as durable as the row that names them.
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(BlobError::from)?;
+                    .map_err(BlobError::from)?
+                    .with_fsync(true);
                 Ok(BlobStore {
                     inner: Arc::new(fs),
                     local: Some(dir),
@@ -240,21 +243,62 @@ impl BlobStore {
         let Some(dir) = &self.local else {
             return Ok(0);
         };
+        let io = |e: std::io::Error| BlobError::Store(e.to_string());
+        // One sweep at a time (a timer and a manual run): an exclusive lock on the directory.
+        let lock = std::fs::File::open(dir).map_err(io)?;
+        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|_| BlobError::Store("another blob maintenance run holds the store".into()))?;
         let mut n = 0;
-        let entries = std::fs::read_dir(dir).map_err(|e| BlobError::Store(e.to_string()))?;
-        for e in entries {
-            let e = e.map_err(|e| BlobError::Store(e.to_string()))?;
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        for e in std::fs::read_dir(dir).map_err(io)? {
+            let e = e.map_err(io)?;
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
             if BlobId::parse(name).is_none() {
+                // A write the store staged (`ID#N`) and a crash abandoned, or a rewrite that
+                // died: its times are real, so it goes once it is a day old.
+                let stale = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < day_ago);
+                if stale && (name.contains('#') || name.starts_with(".rewrite-")) {
+                    let _ = std::fs::remove_file(e.path());
+                }
                 continue;
             }
-            let tmp = dir.join(format!(".rewrite-{name}"));
-            std::fs::copy(e.path(), &tmp).map_err(|e| BlobError::Store(e.to_string()))?;
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let tmp = dir.join(format!(".rewrite-{name}-{}", BlobId::new().hex()));
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(&tmp)
+                .map_err(io)?;
+            let copied = std::fs::File::open(e.path()).and_then(|mut src| {
+                std::io::copy(&mut src, &mut out)?;
+                out.flush()?;
+                out.sync_all()
+            });
+            match copied {
+                Ok(()) => {}
+                // Removed meanwhile (a failed report's cleanup): nothing to rewrite.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = std::fs::remove_file(&tmp);
+                    continue;
+                }
+                Err(err) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(io(err));
+                }
+            }
             epoch_times(&tmp);
-            std::fs::rename(&tmp, e.path()).map_err(|e| BlobError::Store(e.to_string()))?;
+            std::fs::rename(&tmp, e.path()).map_err(io)?;
             n += 1;
         }
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         epoch_times(dir);
         Ok(n)
     }

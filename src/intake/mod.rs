@@ -50,6 +50,8 @@ pub struct IntakeState {
     pub blobs: crate::blob::BlobStore,
     /// The hourly byte budget for attachments, shared by every upload in this process.
     pub upload_budget: upload::Budget,
+    /// Sanitizer children at once: one per core.
+    pub sanitizers: tokio::sync::Semaphore,
 }
 
 impl IntakeState {
@@ -92,6 +94,9 @@ impl IntakeState {
             pages,
             blobs,
             upload_budget: upload::Budget::new(),
+            sanitizers: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             disk,
             cfg,
             committer: crate::store::Committer::spawn(store.clone()),

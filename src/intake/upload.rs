@@ -119,6 +119,8 @@ const HEAD: usize = 4096;
 /// all, before it is given up.
 const IDLE: Duration = Duration::from_secs(60);
 const WHOLE: Duration = Duration::from_secs(30 * 60);
+/// How long a file waits for a free sanitizer before the upload gets 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(60);
 
 /// A file spooled to disk, sealed under a key that exists only in this value. Dropping it
 /// removes the spool file.
@@ -194,8 +196,8 @@ pub fn spool_dir(cfg: &crate::config::Config) -> PathBuf {
     cfg.data_dir.join("spool")
 }
 
-/// Creates the spool directory and removes anything left in it by a crash (every spool file is
-/// sealed under a key that died with its process, so it is noise, but noise with a size).
+/// Creates the spool directory and removes what a crash left in it (every spool file is sealed
+/// under a key that died with its process, so it is noise, but noise with a size).
 pub fn prepare_spool(cfg: &crate::config::Config) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     let dir = spool_dir(cfg);
@@ -203,8 +205,16 @@ pub fn prepare_spool(cfg: &crate::config::Config) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(&dir)?;
+    // Only what is older than any upload may be: several intake processes may share the spool.
+    let stale = std::time::SystemTime::now() - (WHOLE + Duration::from_secs(600));
     for e in std::fs::read_dir(&dir)? {
-        let _ = std::fs::remove_file(e?.path());
+        let e = e?;
+        if e.metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < stale)
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
     Ok(())
 }
@@ -266,7 +276,8 @@ pub async fn read_multipart(
     // multer wants a Send stream and actix's payload is not: a small channel carries the body
     // pieces from this task's reading loop to the parser, both driven by this one future.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let pump = pump(payload, tx, whole_limit);
+    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pump = pump(payload, tx, whole_limit, consumed.clone());
     let dir = spool_dir(&st.cfg);
     let parse = parse(
         multer::Multipart::new(tokio_stream(rx), boundary),
@@ -276,6 +287,7 @@ pub async fn read_multipart(
             file_limit,
         },
         &dir,
+        Some(&consumed),
     );
     let started = Instant::now();
     let (pumped, parsed) = tokio::join!(pump, parse);
@@ -293,10 +305,17 @@ fn tokio_stream(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// How far the body may run ahead of the field bytes the parser has handed out: multer keeps a
+/// preamble and a part's headers in one growing buffer until it finds the boundary or the blank
+/// line, so a body of 100 MB without either would otherwise be held whole (found in review).
+/// Boundaries and headers of the few parts a body may have stay far below this.
+const HOARD_MAX: u64 = 1024 * 1024;
+
 async fn pump(
     mut payload: Payload,
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     limit: u64,
+    digested: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<(), ApiError> {
     let deadline = Instant::now() + WHOLE;
     let mut seen = 0u64;
@@ -318,6 +337,10 @@ async fn pump(
             return Err(MALFORMED);
         };
         seen += chunk.len() as u64;
+        if seen.saturating_sub(digested.load(std::sync::atomic::Ordering::Relaxed)) > HOARD_MAX {
+            let _ = tx.send(Err(std::io::Error::other("not multipart"))).await;
+            return Err(MALFORMED);
+        }
         if seen > limit {
             let _ = tx.send(Err(std::io::Error::other("too large"))).await;
             return Err(BODY_TOO_LARGE);
@@ -351,7 +374,13 @@ pub async fn parse(
     mut mp: multer::Multipart<'static>,
     rules: Rules,
     dir: &std::path::Path,
+    digested: Option<&std::sync::atomic::AtomicU64>,
 ) -> Result<Upload, ApiError> {
+    let digest = |n: usize| {
+        if let Some(d) = digested {
+            d.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
     let Rules {
         max_files,
         text_limit,
@@ -368,6 +397,7 @@ pub async fn parse(
             let mut head = Zeroizing::new(Vec::with_capacity(HEAD));
             let mut sealed = Vec::with_capacity(CHUNK + 64);
             while let Some(chunk) = field.chunk().await.map_err(|_| MALFORMED)? {
+                digest(chunk.len());
                 if chunk.is_empty() {
                     continue;
                 }
@@ -444,6 +474,7 @@ pub async fn parse(
             // A text field: bounded like a urlencoded form.
             let mut value = Zeroizing::new(Vec::new());
             while let Some(chunk) = field.chunk().await.map_err(|_| MALFORMED)? {
+                digest(chunk.len());
                 text_used += chunk.len();
                 if text_used > text_limit {
                     return Err(BODY_TOO_LARGE);
@@ -637,6 +668,16 @@ async fn store_one(
         cpu_seconds: a.sanitizer_cpu_secs,
     };
     let exe = std::env::current_exe().map_err(ApiError::internal)?;
+    // At most one sanitizer per core: a burst of large photos queues here for a while, then
+    // gets 503, instead of starving Argon2 and the plain tips of CPU (found in review).
+    let _permit = if sanitized {
+        match tokio::time::timeout(QUEUE_WAIT, st.sanitizers.acquire()).await {
+            Ok(Ok(p)) => Some(p),
+            _ => return Err(BUDGET.retry_after(60)),
+        }
+    } else {
+        None
+    };
     // The CPU limit bounds the child's work; this bounds a child that waits on something.
     let wall = Duration::from_secs(2 * a.sanitizer_cpu_secs + 30);
     let process = async move {

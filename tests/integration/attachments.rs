@@ -388,6 +388,18 @@ async fn bad_files(b: Backend, s3: Option<Moto>) {
     let mut cut = multipart(&[("report", None, &tip), ("file1", Some("a.jpg"), &jpeg)]);
     cut.truncate(cut.len() - 40);
     cases.push(("truncated", cut, 400, "malformed_multipart"));
+    // No boundary at all: refused once the parser has hoarded 1 MiB, not at the whole body.
+    cases.push((
+        "no boundary",
+        vec![b'A'; 2_000_000],
+        400,
+        "malformed_multipart",
+    ));
+    // A part header that never ends.
+    let mut endless =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"a\"").into_bytes();
+    endless.extend(std::iter::repeat_n(b'x', 2_000_000));
+    cases.push(("endless header", endless, 400, "malformed_multipart"));
     for (what, body, want, code) in cases {
         let (status, body) = send(&app, body).await;
         assert_eq!(status, want, "{what}: {body}");
