@@ -35,13 +35,6 @@ pub async fn create(
     tip.attachments = super::upload::store_files(st, id, &k_r, files)
         .await
         .map_err(Created::Refused)?;
-    let blobs: Vec<crate::blob::BlobId> = tip
-        .attachments
-        .iter()
-        .flat_map(|a| [Some(&a.blob), a.thumb.as_ref().map(|t| &t.blob)])
-        .flatten()
-        .filter_map(|b| crate::blob::BlobId::parse(b))
-        .collect();
 
     let recipients = st.recipients.current(&st.store).await;
     let mut all = vec![st.keys.escrow.clone()];
@@ -109,10 +102,11 @@ pub async fn create(
         },
         head: (head, head_sig.to_vec()),
     };
-    if let Err(e) = st.committer.insert(new).await {
-        super::upload::remove_blobs(st, &blobs).await;
-        return Err(Created::Store(e));
-    }
+    // A failed commit is not proof that nothing committed (a connection lost during COMMIT), so
+    // the blobs stay: if the report is not there, `bisik maintenance blobs` removes them the
+    // day after tomorrow; if it is, they are its files (found in review: removing them here
+    // could leave a stored report without its photos).
+    st.committer.insert(new).await.map_err(Created::Store)?;
     Ok(id)
 }
 
@@ -401,8 +395,13 @@ pub async fn add_message(
         }),
     };
     let appended = chain::append(st, o.id, &o.k_r, &a).await;
-    // Files of a message that was not stored (a resend, the quota, a failure) go again.
-    if !matches!(appended, Ok(Appended::Stored)) {
+    // Files of a message that certainly was not stored (a resend, the quota) go again. After an
+    // error they stay: the message may have committed all the same, and a stored message
+    // without its files is worse than blobs left behind.
+    if matches!(
+        appended,
+        Ok(Appended::Duplicate(_)) | Ok(Appended::QuotaExceeded)
+    ) {
         super::upload::remove_blobs(st, &blobs).await;
     }
     Ok(match appended.map_err(Created::Store)? {
