@@ -20,6 +20,7 @@ use crate::crypto::SecretKey32;
 use crate::crypto::stream::{BlobAad, BlobPurpose, Opener, open_all};
 use crate::domain::ReportId;
 use crate::items::AttachmentRef;
+use crate::sanitize::Kind;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -35,8 +36,8 @@ pub struct AttachmentQuery {
 }
 
 /// The name a download is offered under: the reporter's name with anything but letters,
-/// digits, `.`, `-` and `_` replaced, and the extension of what is really inside (a WebP comes
-/// out as a PNG), so the name can neither break the header nor lie about the type.
+/// digits, `-` and `_` replaced, and the extension of what is really inside (a WebP comes out
+/// as a PNG), so the name can neither break the header nor lie about the type.
 pub fn safe_name(r: &AttachmentRef) -> String {
     let stem = r.name.rsplit_once('.').map_or(r.name.as_str(), |(s, _)| s);
     let mut out: String = stem
@@ -53,13 +54,13 @@ pub fn safe_name(r: &AttachmentRef) -> String {
     if out.trim_matches('_').is_empty() {
         out = "lampiran".into();
     }
-    let ext = match r.kind.as_str() {
-        "jpeg" => "jpg",
-        "text" => "txt",
-        k if k.chars().all(|c| c.is_ascii_alphanumeric()) && k.len() <= 5 => k,
-        _ => "bin",
-    };
-    format!("{out}.{ext}")
+    format!("{out}.{}", kind_of(r).extension())
+}
+
+/// The file's type as the sanitizer's own table names it (one table for extensions and MIME
+/// types on both sides of the wall); a type this build does not know is `Unknown`.
+fn kind_of(r: &AttachmentRef) -> Kind {
+    Kind::from_id(&r.kind).unwrap_or(Kind::Unknown)
 }
 
 fn purpose_of(r: &AttachmentRef) -> BlobPurpose {
@@ -156,11 +157,7 @@ pub async fn download(
     drop(k_r);
     let body = decrypting(pieces, opener);
     let name = safe_name(&r);
-    let mime = if r.kind == "text" {
-        "text/plain; charset=utf-8".to_owned()
-    } else {
-        r.mime.clone()
-    };
+    let mime = kind_of(&r).mime();
     HttpResponse::Ok()
         .insert_header(("content-type", mime))
         .insert_header((

@@ -289,11 +289,7 @@ pub async fn read_multipart(
         &dir,
         Some(&consumed),
     );
-    let started = Instant::now();
     let (pumped, parsed) = tokio::join!(pump, parse);
-    if started.elapsed() > WHOLE {
-        return Err(SLOW);
-    }
     // The pump's own error (too large, too slow) explains a parse failure better.
     pumped?;
     parsed
@@ -405,6 +401,10 @@ pub async fn parse(
                     // A file with content: only now do count, name and disk matter.
                     if files.len() >= max_files {
                         return Err(TOO_MANY);
+                    }
+                    // Two parts named `file2` would share one consent box.
+                    if files.iter().any(|f| f.index == index) {
+                        return Err(MALFORMED);
                     }
                     let checked = check_name(&file_name)?;
                     let key = SecretKey32::random();

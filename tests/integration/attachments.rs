@@ -388,6 +388,17 @@ async fn bad_files(b: Backend, s3: Option<Moto>) {
     let mut cut = multipart(&[("report", None, &tip), ("file1", Some("a.jpg"), &jpeg)]);
     cut.truncate(cut.len() - 40);
     cases.push(("truncated", cut, 400, "malformed_multipart"));
+    // Two files under one field name (one consent box for both).
+    cases.push((
+        "repeated field",
+        multipart(&[
+            ("report", None, &tip),
+            ("file1", Some("a.jpg"), &jpeg),
+            ("file1", Some("b.jpg"), &jpeg),
+        ]),
+        400,
+        "malformed_multipart",
+    ));
     // No boundary at all: refused once the parser has hoarded 1 MiB, not at the whole body.
     cases.push((
         "no boundary",
@@ -770,6 +781,19 @@ async fn a_photo_attached_in_chromium_without_javascript_reaches_the_investigato
     );
     b.close().await;
     let id = new_report(&app, &before).await.to_string();
+    // Need to know (I5): before it is shared (and before they are certified), the investigator
+    // gets neither file nor thumbnail.
+    for path in ["attachment", "thumb"] {
+        let (status, _, body) = get_bytes(&ib, &format!("/report/{path}?id={id}&n=1")).await;
+        assert!(
+            matches!(status, 403 | 404),
+            "{path} before sharing: {status}"
+        );
+        assert!(
+            !contains(&body, b"\xFF\xD8"),
+            "{path}: image bytes before sharing"
+        );
+    }
     // The supervisor shares it with the investigator, who downloads the photo.
     let csrf = sb.csrf().await;
     let p = sb
@@ -796,6 +820,26 @@ async fn a_photo_attached_in_chromium_without_javascript_reaches_the_investigato
         "the investigator's download carries EXIF (GPS)"
     );
     assert_no_canary(&got);
+    // Certified now, they still get nothing of a report not shared with them: 404, by id.
+    let before = app.report_ids().await;
+    let (status, body) = send(
+        &app,
+        multipart(&[
+            ("report", None, &report_json("laporan lain")),
+            ("file1", Some("lain.jpg"), &plain_jpeg(50, 50)),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let other = new_report(&app, &before).await.to_string();
+    for path in ["attachment", "thumb"] {
+        let (status, _, body) = get_bytes(&ib, &format!("/report/{path}?id={other}&n=1")).await;
+        assert_eq!(status, 404, "{path} of an unshared report");
+        assert!(
+            !contains(&body, b"\xFF\xD8"),
+            "{path}: image bytes of an unshared report"
+        );
+    }
 }
 
 on_both!(a_reporter_message_carries_a_clean_photo_and_a_resend_stores_it_once);
