@@ -240,6 +240,13 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON public.report_wraps TO bisik_desk;
     END IF;
 
+    -- desk_wraps (migration 0010): K_r sealed again by the desk for a staff key that already
+    -- opened its HPKE wrap (src/desk/rewrap.rs). Only the desk's: the intake has nothing on it,
+    -- and a row goes with the report_wraps row it came from (foreign key, ON DELETE CASCADE).
+    IF to_regclass('public.desk_wraps') IS NOT NULL THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE ON public.desk_wraps TO bisik_desk;
+    END IF;
+
     -- reporter_access: a follow-up looks its tag up and reads the row; the intake may re-wrap
     -- K_r to a newer code KDF version (kdf_version, wrapped_key) and revoke a code (revoked).
     -- It can never point a tag at another report or extend a code's life.

@@ -214,6 +214,12 @@ pub async fn inbox(
             .await?
             .subscribe();
         let certain = matches!(q.sort, crate::store::Sort::Day) && q.descending;
+        let by_day_only = matches!(q.sort, crate::store::Sort::Day)
+            && q.status.is_none()
+            && q.priority.is_none()
+            && q.category.is_none()
+            && q.assignee.is_none()
+            && q.sla.is_none();
         let start = (f.page.max(0) * INBOX_PAGE) as usize;
         let deadline = tokio::time::Instant::now() + SEARCH_WAIT;
         let ordered: Vec<ReportId> = loop {
@@ -221,10 +227,17 @@ pub async fn inbox(
             if let Some(why) = snap.broken() {
                 return Err(ShareError::Internal(why.to_owned()));
             }
-            hits = f.search.matches(snap.clone()).await?;
-            let mut hq = q.clone();
-            hq.only = Some(&hits);
-            let ordered = st.reports.inbox_ids(&hq).await?;
+            let ordered = if by_day_only {
+                // Nothing to filter in SQL: the summaries keep each report's day, so the
+                // matches are ordered here and only the page goes to the database, which
+                // still keeps only what is wrapped to this key now (below).
+                f.search.matches_by_day(snap.clone(), q.descending).await?
+            } else {
+                hits = f.search.matches(snap.clone()).await?;
+                let mut hq = q.clone();
+                hq.only = Some(&hits);
+                st.reports.inbox_ids(&hq).await?
+            };
             if snap.complete() {
                 break ordered;
             }
@@ -271,11 +284,12 @@ pub async fn inbox(
     let ids: Vec<ReportId> = rows.iter().map(|r| r.id).collect();
     let material = st.reports.search_material(&fp, &ids, true).await?;
     let intake = st.intake_key()?;
-    let x25519 = keys.x25519.clone();
-    let opened = super::search::par_open(intake, material, move |m, h| {
-        super::search::preview(&x25519, &me_key, m, h, PREVIEW_CHARS)
+    let reader = super::search::Reader::new(&keys, &me_key, &fp);
+    let (opened, fresh) = super::search::par_open(intake, reader, material, |m, o| {
+        super::search::preview(m, o, PREVIEW_CHARS)
     })
     .await?;
+    super::search::store_desk_wraps(st, &fp, fresh).await;
     let mut opened: std::collections::HashMap<ReportId, _> = opened.into_iter().collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {

@@ -35,6 +35,7 @@ pub mod login;
 pub mod pages;
 pub mod report_keys;
 pub mod report_pages;
+pub mod rewrap;
 pub mod search;
 pub mod session;
 pub mod sharing;

@@ -7,18 +7,28 @@
 //! lifetime; every string is zeroized when the last reference goes (logout, expiry). Each build
 //! or refresh is audited as one `indexed` entry naming every report decrypted for it (I6).
 //!
-//! Need to know holds without trusting the summaries: every query's matches go back to the
-//! database, which keeps only those wrapped to the reader's key now (and filters and orders
-//! them), so a report unshared a moment ago drops out of the results at once; only the page's
-//! rows are shown, each opened and checked as in the inbox.
+//! Need to know holds without trusting the summaries: the rows of every page go back to the
+//! database, which keeps only those wrapped to the reader's key now, so a report unshared a
+//! moment ago is never shown; each row is opened and checked as in the inbox. A query with a
+//! plaintext filter (status, priority, ...) or another sort sends all its matches to SQL, which
+//! filters and orders them; a query sorted by day with no such filter is ordered here, from the
+//! day each summary keeps, and only its page goes to SQL (the count then comes from the
+//! summaries, which are relisted whenever the number of wrapped reports changes).
+//!
+//! A session's first search opens every report once. Most of that used to be public-key work
+//! (an HPKE unwrap and an Ed25519 header check per report); [`super::rewrap`] keeps K_r sealed
+//! for the reader under a key only their own unlocked X25519 key gives, so a later session pays
+//! that work only for reports it has never opened.
 
 use super::DeskState;
 use super::audit::{Event, Signer};
 use super::keys::StaffKeys;
+use super::rewrap::Rewrap;
 use super::session::Authed;
 use super::sharing::{ShareError, integrity_failed, key_under_header};
 use crate::crypto::envelope;
 use crate::crypto::header::ReportHeader;
+use crate::crypto::header::key_commitment;
 use crate::crypto::wrap::RecipientKey;
 use crate::domain::{ItemKind, ReportId, StaffId};
 use crate::items::{MessagePlain, TipPlain, item_aad};
@@ -37,6 +47,9 @@ pub struct Summary {
     pub area: Option<Zeroizing<String>>,
     /// Every field and reporter-visible message, lower-cased, separated by new lines.
     pub text: Zeroizing<String>,
+    /// The received day when it was summarised (plaintext in the database; kept so that a
+    /// search sorted by day is ordered here, not by sending every match to SQL).
+    pub day: i64,
 }
 
 /// Summaries in the order they were opened, shared by every later snapshot (a step of a build
@@ -120,6 +133,34 @@ impl Query {
     /// The reports among `s` that match, found on every core off the async workers (a rare
     /// word is a scan of every summary's text).
     pub async fn matches(&self, s: Arc<Summaries>) -> Result<Vec<ReportId>, ShareError> {
+        Ok(self
+            .matches_with_day(s)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
+    /// [`Query::matches`] in the inbox's order by day (`received_day`, then id; newest first
+    /// when `descending`), from the days the summaries keep: what a search sorted by day with
+    /// no plaintext filter needs to pick its page without SQL over every match.
+    pub async fn matches_by_day(
+        &self,
+        s: Arc<Summaries>,
+        descending: bool,
+    ) -> Result<Vec<ReportId>, ShareError> {
+        let mut hits = self.matches_with_day(s).await?;
+        hits.sort_unstable_by_key(|&(day, id)| (day, id.bytes()));
+        if descending {
+            hits.reverse();
+        }
+        Ok(hits.into_iter().map(|(_, id)| id).collect())
+    }
+
+    async fn matches_with_day(
+        &self,
+        s: Arc<Summaries>,
+    ) -> Result<Vec<(i64, ReportId)>, ShareError> {
         let words: Vec<String> = self
             .text
             .as_deref()
@@ -129,16 +170,21 @@ impl Query {
             .collect();
         let area = self.area.clone();
         actix_web::rt::task::spawn_blocking(move || {
+            // One SIMD substring finder per word, built once for every summary.
+            let finders: Vec<memchr::memmem::Finder<'_>> = words
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                .collect();
             let hit = |v: &Summary| {
                 area.as_ref()
                     .is_none_or(|a| v.area.as_deref().map(String::as_str) == Some(a.as_str()))
-                    && words.iter().all(|w| v.text.contains(w.as_str()))
+                    && finders.iter().all(|f| f.find(v.text.as_bytes()).is_some())
             };
             let all: Vec<&(ReportId, Arc<Summary>)> = s.each().collect();
             on_every_core(&all, |part| {
                 part.iter()
                     .filter(|(_, v)| hit(v))
-                    .map(|(id, _)| *id)
+                    .map(|(id, v)| (v.day, *id))
                     .collect()
             })
         })
@@ -147,32 +193,135 @@ impl Query {
     }
 }
 
+/// What [`par_open`] hands on for one report: its K_r and its signed header, checked.
+pub(crate) struct Opened {
+    /// K_r, from the reader's desk wrap or from the HPKE wrap under the verified header.
+    pub k_r: crate::crypto::SecretKey32,
+    /// The intake-signed header.
+    pub header: ReportHeader,
+}
+
+/// The reader's keys, as the decryption workers need them.
+pub(super) struct Reader {
+    /// X25519 secret (the HPKE wraps).
+    pub x25519: crate::crypto::SecretKey32,
+    /// Its public half and fingerprint.
+    pub me: RecipientKey,
+    /// Its desk wraps.
+    pub rewrap: Rewrap,
+}
+
+impl Reader {
+    /// The session's reader: its keys and the fingerprint `fp` of their X25519 half.
+    pub fn new(keys: &StaffKeys, me: &RecipientKey, fp: &str) -> Arc<Reader> {
+        Arc::new(Reader {
+            x25519: keys.x25519.clone(),
+            me: me.clone(),
+            rewrap: Rewrap::new(&keys.x25519, fp),
+        })
+    }
+}
+
+/// A desk wrap made while opening one report, when its HPKE wrap had to be opened.
+type NewDeskWrap = Option<Vec<u8>>;
+
+/// Desk wraps made while opening, to be stored ([`store_desk_wraps`]).
+pub(super) type Fresh = Vec<(ReportId, Vec<u8>)>;
+
 /// Runs `f` over every report's material on all cores, off the async workers, with each
-/// report's intake-signed header already checked: the curve arithmetic (an Ed25519
+/// report's K_r and intake-signed header already checked. The curve arithmetic (an Ed25519
 /// verification and an X25519 unwrap per report) is the CPU cost of both the inbox's previews
-/// and the search's summaries. The headers of each core's share are verified as one batch
-/// (about half the cost of one by one); if the batch fails, each is verified alone, strictly,
-/// so the failure is pinned on the reports that caused it.
+/// and the search's summaries, so a report with a desk wrap that opens ([`super::rewrap`])
+/// skips both. The headers of the others on each core are verified as one batch (about half
+/// the cost of one by one); if the batch fails, each is verified alone, strictly, so the
+/// failure is pinned on the reports that caused it. Each of those that opens gets a desk wrap,
+/// returned for the caller to store.
 pub(super) async fn par_open<T, F>(
     intake: ed25519_dalek::VerifyingKey,
+    reader: Arc<Reader>,
     material: Vec<SearchMaterial>,
     f: F,
-) -> Result<Vec<(ReportId, T)>, ShareError>
+) -> Result<(Vec<(ReportId, T)>, Fresh), ShareError>
 where
     T: Send + 'static,
-    F: Fn(&SearchMaterial, Result<ReportHeader, ShareError>) -> T + Send + Sync + 'static,
+    F: Fn(&SearchMaterial, Result<Opened, ShareError>) -> T + Send + Sync + 'static,
 {
     actix_web::rt::task::spawn_blocking(move || {
-        on_every_core(&material, |part| {
-            headers(&intake, part)
-                .into_iter()
-                .zip(part)
-                .map(|(h, m)| (m.id, f(m, h)))
-                .collect()
-        })
+        let shares = on_every_core(&material, |part| vec![open_share(&intake, &reader, part)])?;
+        let mut out = Vec::with_capacity(material.len());
+        let mut fresh = Vec::new();
+        for ((opened, new_wrap), m) in shares.into_iter().flatten().zip(&material) {
+            if let Some(w) = new_wrap {
+                fresh.push((m.id, w));
+            }
+            out.push((m.id, f(m, opened)));
+        }
+        Ok((out, fresh))
     })
     .await
     .map_err(|e| ShareError::Internal(format!("the desk's decryption workers failed: {e}")))?
+}
+
+/// One core's share of [`par_open`]: each report's K_r and header, and a new desk wrap where
+/// the HPKE wrap had to be opened.
+fn open_share(
+    intake: &ed25519_dalek::VerifyingKey,
+    reader: &Reader,
+    part: &[SearchMaterial],
+) -> Vec<(Result<Opened, ShareError>, NewDeskWrap)> {
+    let known: Vec<Option<Opened>> = part
+        .iter()
+        .map(|m| {
+            let k_r = reader.rewrap.open(m)?;
+            let header = ReportHeader::decode(&m.header).ok()?;
+            // Cheap, and true of every desk wrap the desk made; a mismatch goes the strict way.
+            (header.report_id == m.id.bytes()
+                && key_commitment(&header.report_id, &k_r) == header.key_commitment)
+                .then_some(Opened { k_r, header })
+        })
+        .collect();
+    let unknown: Vec<&SearchMaterial> = part
+        .iter()
+        .zip(&known)
+        .filter(|(_, k)| k.is_none())
+        .map(|(m, _)| m)
+        .collect();
+    let mut verified = headers(intake, &unknown).into_iter();
+    part.iter()
+        .zip(known)
+        .map(|(m, k)| match k {
+            Some(o) => (Ok(o), None),
+            None => {
+                let header = verified
+                    .next()
+                    .expect("one verified header for every report without a desk wrap");
+                match header.and_then(|h| {
+                    key_under_header(&reader.x25519, &reader.me, m.id, &h, &m.wrapped)
+                        .map(|k_r| Opened { k_r, header: h })
+                }) {
+                    Ok(o) => {
+                        let w = reader.rewrap.seal(m, &o.k_r);
+                        (Ok(o), Some(w))
+                    }
+                    Err(e) => (Err(e), None),
+                }
+            }
+        })
+        .collect()
+}
+
+/// Stores desk wraps made by [`par_open`]. Best effort: a failure costs the next session the
+/// curve arithmetic again, nothing else, so it is logged and the request goes on.
+pub(super) async fn store_desk_wraps(st: &DeskState, fp: &str, fresh: Fresh) {
+    if fresh.is_empty() {
+        return;
+    }
+    let mut fresh = fresh;
+    // Written in key order, whatever order the reports were opened in (I1).
+    fresh.sort_by_key(|(id, _)| id.bytes());
+    if let Err(e) = st.reports.record_desk_wraps(fp, &fresh).await {
+        tracing::warn!("desk: storing desk wraps failed: {e}");
+    }
 }
 
 /// `f` over `items` split into one share per core, the results in the order of `items`. A
@@ -205,11 +354,14 @@ fn on_every_core<I: Sync, O: Send>(
 /// fails, strict verification of each (which also decides which ones fail).
 fn headers(
     intake: &ed25519_dalek::VerifyingKey,
-    part: &[SearchMaterial],
+    part: &[&SearchMaterial],
 ) -> Vec<Result<ReportHeader, ShareError>> {
     let bad = || {
         ShareError::Tampered("the report header does not verify under the pinned intake key".into())
     };
+    if part.is_empty() {
+        return Vec::new();
+    }
     let sigs: Option<Vec<ed25519_dalek::Signature>> = part
         .iter()
         .map(|m| ed25519_dalek::Signature::from_slice(&m.header_sig).ok())
@@ -229,30 +381,16 @@ fn headers(
         .collect()
 }
 
-/// K_r of a report, from its material and its checked header.
-fn reporter_key(
-    x25519: &crate::crypto::SecretKey32,
-    me: &RecipientKey,
-    m: &SearchMaterial,
-    header: Result<ReportHeader, ShareError>,
-) -> Result<(crate::crypto::SecretKey32, ReportHeader), ShareError> {
-    let header = header?;
-    let k_r = key_under_header(x25519, me, m.id, &header, &m.wrapped)?;
-    Ok((k_r, header))
-}
-
 /// The first `chars` characters of a report's tip and its area, from material read with
-/// `tip_only`: the header verified under the intake key (in [`par_open`]) and commits to K_r, and the tip is the
-/// item the header names, opened under its AAD. Not the whole chain (the report page checks
-/// that).
+/// `tip_only` and opened by [`par_open`] (the header verified under the intake key and commits
+/// to K_r): the tip is the item the header names, opened under its AAD. Not the whole chain
+/// (the report page checks that).
 pub(crate) fn preview(
-    x25519: &crate::crypto::SecretKey32,
-    me: &RecipientKey,
     m: &SearchMaterial,
-    header: Result<ReportHeader, ShareError>,
+    opened: Result<Opened, ShareError>,
     chars: usize,
 ) -> Result<(String, Option<String>), ShareError> {
-    let (k_r, header) = reporter_key(x25519, me, m, header)?;
+    let Opened { k_r, header } = opened?;
     let tip = m
         .items
         .iter()
@@ -273,8 +411,8 @@ pub(crate) fn preview(
     Ok((text, tip.area.take()))
 }
 
-/// [`preview`] for a caller that opens reports one at a time (`bisik stats export`): the header
-/// is verified alone, strictly.
+/// [`preview`] for a caller that opens reports one at a time with the escrow key (`bisik stats
+/// export`): the header is verified alone, strictly, and no desk wrap is read or made.
 pub(crate) fn preview_one(
     intake: &ed25519_dalek::VerifyingKey,
     x25519: &crate::crypto::SecretKey32,
@@ -282,21 +420,26 @@ pub(crate) fn preview_one(
     m: &SearchMaterial,
     chars: usize,
 ) -> Result<(String, Option<String>), ShareError> {
-    let header = ReportHeader::verify(&m.header, &m.header_sig, intake).map_err(|_| {
-        ShareError::Tampered("the report header does not verify under the pinned intake key".into())
-    });
-    preview(x25519, me, m, header, chars)
+    let opened = ReportHeader::verify(&m.header, &m.header_sig, intake)
+        .map_err(|_| {
+            ShareError::Tampered(
+                "the report header does not verify under the pinned intake key".into(),
+            )
+        })
+        .and_then(|header| {
+            key_under_header(x25519, me, m.id, &header, &m.wrapped)
+                .map(|k_r| Opened { k_r, header })
+        });
+    preview(m, opened, chars)
 }
 
 /// Opens one report's tip and messages from its material: the header, the wrap and each item's
 /// AAD are checked; a message that fails is a failure of the whole report.
 fn summarise(
-    x25519: &crate::crypto::SecretKey32,
-    me: &RecipientKey,
     m: &SearchMaterial,
-    header: Result<ReportHeader, ShareError>,
+    opened: Result<Opened, ShareError>,
 ) -> Result<Summary, ShareError> {
-    let (k_r, header) = reporter_key(x25519, me, m, header)?;
+    let Opened { k_r, header } = opened?;
     let mut text = Zeroizing::new(String::new());
     let mut area = None;
     let mut tip_seen = false;
@@ -346,7 +489,11 @@ fn summarise(
     if !tip_seen {
         return Err(ShareError::Tampered("the tip is missing".into()));
     }
-    Ok(Summary { area, text })
+    Ok(Summary {
+        area,
+        text,
+        day: m.received_day,
+    })
 }
 
 /// How long a session trusts its list of wrapped reports while their number is unchanged.
@@ -578,6 +725,7 @@ async fn open_step(
     alive: Option<&std::sync::Weak<tokio::sync::watch::Sender<Arc<Summaries>>>>,
 ) -> Result<(Chunk, HashSet<ReportId>), ShareError> {
     let intake = st.intake_key()?;
+    let reader = Reader::new(keys, me, fp);
     let mut chunk: Chunk = Vec::with_capacity(ids.len());
     let mut failed: HashSet<ReportId> = HashSet::new();
     for batch in ids.chunks(BATCH) {
@@ -587,9 +735,8 @@ async fn open_step(
             return Err(ShareError::Internal("the session ended".into()));
         }
         let material = st.reports.search_material(fp, batch, false).await?;
-        let (x25519, me2) = (keys.x25519.clone(), me.clone());
-        let results =
-            par_open(intake, material, move |m, h| summarise(&x25519, &me2, m, h)).await?;
+        let (results, fresh) = par_open(intake, reader.clone(), material, summarise).await?;
+        store_desk_wraps(st, fp, fresh).await;
         for (id, r) in results {
             match r {
                 Ok(s) => chunk.push((id, Arc::new(s))),

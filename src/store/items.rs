@@ -114,6 +114,10 @@ pub struct SearchMaterial {
     pub header_sig: Vec<u8>,
     /// The reader's HPKE wrap of K_r.
     pub wrapped: Vec<u8>,
+    /// The desk's own wrap of K_r for the reader, if it made one (`crate::desk::rewrap`).
+    pub desk_wrap: Option<Vec<u8>>,
+    /// The report's received day (the plaintext column the inbox sorts by).
+    pub received_day: i64,
     /// The tip (sequence 0) and the messages, in chain order.
     pub items: Vec<ItemRow>,
 }
@@ -181,13 +185,14 @@ impl Store {
         let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
         let list = list.join(", ");
         let sql = format!(
-            "SELECT r.id, r.header, r.header_sig, w.wrapped FROM reports r \
+            "SELECT r.id, r.header, r.header_sig, w.wrapped, d.sealed, r.received_day FROM reports r \
              JOIN report_wraps w ON w.report_id = r.id AND w.recipient_fp = $1 AND w.purpose = 1 \
+             LEFT JOIN desk_wraps d ON d.report_id = w.report_id \
+               AND d.recipient_fp = w.recipient_fp AND d.purpose = w.purpose \
              WHERE r.id IN ({list}) ORDER BY r.id"
         );
-        let mut q =
-            sqlx::query_as::<_, (String, Vec<u8>, Vec<u8>, Vec<u8>)>(sqlx::AssertSqlSafe(sql))
-                .bind(recipient_fp);
+        type Head = (String, Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64);
+        let mut q = sqlx::query_as::<_, Head>(sqlx::AssertSqlSafe(sql)).bind(recipient_fp);
         for id in ids {
             q = q.bind(id.to_string());
         }
@@ -220,12 +225,14 @@ impl Store {
         }
         let items = q.fetch_all(&self.pool).await?;
         let mut out: Vec<SearchMaterial> = Vec::with_capacity(heads.len());
-        for (id, header, header_sig, wrapped) in heads {
+        for (id, header, header_sig, wrapped, desk_wrap, received_day) in heads {
             out.push(SearchMaterial {
                 id: ReportId::parse(&id).ok_or_else(|| corrupt("reports.id"))?,
                 header,
                 header_sig,
                 wrapped,
+                desk_wrap,
+                received_day,
                 items: Vec::new(),
             });
         }
@@ -241,6 +248,36 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Stores desk wraps of K_r (`crate::desk::rewrap`) for the reader `recipient_fp`, one
+    /// transaction, replacing any that did not open. A report whose HPKE wrap to the reader is
+    /// gone by now (unshared meanwhile) gets none: each row is written only while its wrap is
+    /// there, and the foreign key removes it with that wrap later.
+    pub async fn record_desk_wraps(
+        &self,
+        recipient_fp: &str,
+        wraps: &[(ReportId, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        if wraps.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (id, sealed) in wraps {
+            sqlx::query(
+                "INSERT INTO desk_wraps (report_id, recipient_fp, purpose, sealed) \
+                 SELECT w.report_id, w.recipient_fp, w.purpose, $3 FROM report_wraps w \
+                 WHERE w.report_id = $1 AND w.recipient_fp = $2 AND w.purpose = 1 \
+                 ON CONFLICT (report_id, recipient_fp, purpose) DO UPDATE SET sealed = excluded.sealed",
+            )
+            .bind(id.to_string())
+            .bind(recipient_fp)
+            .bind(sealed.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A report's first item (the tip, when the chain is intact), without the rest: what the

@@ -38,6 +38,7 @@ pub const RESHUFFLED_TABLES: &[(&str, &str)] = &[
     ("item_heads", "head"),
     ("report_key_statements", "statement"),
     ("blobs", "day"),
+    ("desk_wraps", "sealed"),
 ];
 
 /// Session advisory lock key for the reshuffle ("bisik" then 1), so several intake hosts or a

@@ -3,7 +3,7 @@
 //! (an investigator finds only what is shared with them, and nothing once unshared); each
 //! build is audited as `indexed`; the summaries end with the session.
 
-use crate::desk::{Browser, add_via_ui, admin, start};
+use crate::desk::{Browser, Staff, add_via_ui, admin, start};
 use crate::memory::{Needle, scan};
 use crate::on_both;
 use crate::support::{Backend, TestApp, canary, contains, new_report, ok};
@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 on_both!(
     search_finds_sealed_text_and_area_only_within_need_to_know,
     summaries_are_built_newest_first_in_steps_and_go_at_logout,
-    a_forged_header_fails_alone_in_a_batch
+    a_forged_header_fails_alone_in_a_batch,
+    desk_wraps_open_later_sessions_and_never_skip_a_check
 );
 
 async fn submit(app: &TestApp, body: serde_json::Value) -> String {
@@ -22,16 +23,22 @@ async fn submit(app: &TestApp, body: serde_json::Value) -> String {
     new_report(app, &before).await.to_string()
 }
 
+/// A desk with a certified supervisor `koor` and an investigator `petugas`, both logged in.
+async fn office(b: Backend) -> (TestApp, (Browser, Staff), (Browser, Staff)) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let sup = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    let inv = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    (app, sup, inv)
+}
+
 fn shows(p: &crate::desk::Page, id: &str) -> bool {
     p.body.contains(&format!("/report?id={id}"))
 }
 
 async fn search_finds_sealed_text_and_area_only_within_need_to_know(b: Backend) {
-    let app = start(b, vec![]).await;
-    let (mut ab, _) = admin(&app).await;
-    let (mut sb, mut sup) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
-    let (mut ib, inv) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
-    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let (app, (mut sb, mut sup), (mut ib, inv)) = office(b).await;
     let loksado = submit(
         &app,
         json!({"description": "Gudang SABU-kuning di tepi sungai", "area": "loksado"}),
@@ -354,5 +361,193 @@ async fn a_forged_header_fails_alone_in_a_batch(b: Backend) {
     assert!(p.body.contains("4 laporan"), "{}", p.body);
     let rows = app.desk_store().await.audit_rows_after(0).await.unwrap();
     assert_eq!(failures(&rows), [forged.clone(), forged.clone()]);
+    ok(&app.cli(&["audit", "verify"], ""));
+}
+
+/// Every desk wrap as (report, recipient fingerprint, sealed), in key order.
+async fn desk_wraps(app: &TestApp) -> Vec<(String, String, Vec<u8>)> {
+    sqlx::query_as(
+        "SELECT report_id, recipient_fp, sealed FROM desk_wraps ORDER BY report_id, recipient_fp",
+    )
+    .fetch_all(app.store().await.pool())
+    .await
+    .unwrap()
+}
+
+/// Desk wraps (src/desk/rewrap.rs, migration 0010): once a session has opened a report through
+/// its HPKE wrap and the signed header, the desk keeps K_r sealed for that staff key, and a
+/// later session opens it from there (shown here by damaging the HPKE wrap: the report is
+/// still found). What a database writer can do to them changes nothing: a flipped desk wrap or
+/// one moved to another report does not open, and the desk falls back to the HPKE wrap and
+/// makes a new one; a header forged after the desk wrap was made fails its check as before,
+/// because the desk wrap is bound to the header and its signature. A desk wrap never outlives
+/// the HPKE wrap it came from, so an unshare takes it too (I5).
+async fn desk_wraps_open_later_sessions_and_never_skip_a_check(b: Backend) {
+    let (app, (mut sb, mut sup), (mut ib, inv)) = office(b).await;
+    let mut ids = Vec::new();
+    for word in ["alfa", "beta", "gamma", "delta"] {
+        ids.push(submit(&app, json!({"description": format!("gudang {word}")})).await);
+    }
+    let [alfa, beta, gamma, delta] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    assert!(
+        desk_wraps(&app).await.is_empty(),
+        "none before a session opens a report"
+    );
+
+    // The supervisor's first search opens each report the slow way and keeps a desk wrap.
+    let p = sb.get("/inbox?q=gudang").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(ids.iter().all(|id| shows(&p, id)), "{}", p.body);
+    let made = desk_wraps(&app).await;
+    let mut expect: Vec<&String> = ids.iter().collect();
+    expect.sort();
+    assert_eq!(
+        made.iter().map(|w| &w.0).collect::<Vec<_>>(),
+        expect,
+        "one desk wrap per report opened"
+    );
+    let sup_fp = made[0].1.clone();
+    assert!(made.iter().all(|w| w.1 == sup_fp));
+    let sealed_of = |id: &str| made.iter().find(|w| w.0 == id).unwrap().2.clone();
+
+    // What a database writer does in between.
+    let store = app.store().await;
+    let (hpke,): (Vec<u8>,) = sqlx::query_as(
+        "SELECT wrapped FROM report_wraps WHERE report_id = $1 AND recipient_fp = $2 AND purpose = 1",
+    )
+    .bind(alfa)
+    .bind(&sup_fp)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    let mut broken = hpke.clone();
+    broken[0] ^= 1;
+    let set_wrap = |id: String, bytes: Vec<u8>| {
+        let (pool, fp) = (store.pool().clone(), sup_fp.clone());
+        async move {
+            sqlx::query(
+                "UPDATE report_wraps SET wrapped = $1 WHERE report_id = $2 AND recipient_fp = $3 AND purpose = 1",
+            )
+            .bind(bytes)
+            .bind(id)
+            .bind(fp)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let set_desk_wrap = |id: String, bytes: Vec<u8>| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query("UPDATE desk_wraps SET sealed = $1 WHERE report_id = $2")
+                .bind(bytes)
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    set_wrap(alfa.clone(), broken).await;
+    let mut flipped = sealed_of(beta);
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    set_desk_wrap(beta.clone(), flipped.clone()).await;
+    set_desk_wrap(gamma.clone(), sealed_of(alfa)).await;
+    let (mut sig,): (Vec<u8>,) = sqlx::query_as("SELECT header_sig FROM reports WHERE id = $1")
+        .bind(delta)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    sig[40] ^= 1;
+    sqlx::query("UPDATE reports SET header_sig = $1 WHERE id = $2")
+        .bind(sig)
+        .bind(delta)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let csrf = sb.csrf().await;
+    let p = sb.post("/logout", &[("csrf", &csrf)]).await;
+    assert!(p.status == 200 || p.status == 303, "{}", p.status);
+    let mut fresh = Browser::new(&app);
+    let p = sup.login(&mut fresh).await;
+    assert_eq!(p.location, "/", "{}", p.body);
+    let p = fresh.get("/inbox?q=gudang").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    // alfa opens from its desk wrap although its HPKE wrap is damaged; beta and gamma, whose
+    // desk wraps do not open, through their HPKE wraps, each with its own text.
+    for (id, word) in [(alfa, "alfa"), (beta, "beta"), (gamma, "gamma")] {
+        assert!(shows(&p, id), "{word}: {}", p.body);
+        assert!(
+            p.body.contains(&format!("gudang {word}")),
+            "{word}: {}",
+            p.body
+        );
+    }
+    // delta's header was forged after its desk wrap was made: the check still catches it.
+    assert!(!shows(&p, delta), "{}", p.body);
+    assert!(p.body.contains("3 laporan"), "{}", p.body);
+    let failures: Vec<String> = app
+        .desk_store()
+        .await
+        .audit_rows_after(0)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| bisik::desk::audit::Entry::decode(&r.entry).ok())
+        .filter_map(|e| match e.event {
+            bisik::desk::audit::Event::IntegrityFailed { report } => Some(report.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !failures.is_empty() && failures.iter().all(|f| f == delta),
+        "only delta fails, audited: {failures:?}"
+    );
+    // The desk wraps that did not open were made again, and open.
+    let now = desk_wraps(&app).await;
+    let now_of = |id: &str| now.iter().find(|w| w.0 == id).unwrap().2.clone();
+    assert_ne!(now_of(beta), flipped);
+    assert_ne!(now_of(gamma), sealed_of(alfa));
+    set_wrap(alfa.clone(), hpke).await;
+
+    // Need to know: the investigator's own desk wrap goes with the share.
+    let csrf = fresh.csrf().await;
+    let share = |path: &'static str| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("report", gamma.clone()),
+            ("username", "petugas".to_owned()),
+        ];
+        if path == "/reports/share" {
+            form.push(("fingerprint", inv.fingerprint.clone()));
+        }
+        (path, form)
+    };
+    let (path, form) = share("/reports/share");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = fresh.post(path, &form).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let p = ib.get("/inbox?q=gudang").await;
+    assert!(shows(&p, gamma) && !shows(&p, alfa), "{}", p.body);
+    let held = |w: &[(String, String, Vec<u8>)]| w.iter().filter(|w| &w.0 == gamma).count();
+    assert_eq!(
+        held(&desk_wraps(&app).await),
+        2,
+        "the supervisor's and the investigator's"
+    );
+    let (path, form) = share("/reports/unshare");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = fresh.post(path, &form).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let left = desk_wraps(&app).await;
+    assert_eq!(
+        held(&left),
+        1,
+        "the investigator's desk wrap went with the share"
+    );
+    assert!(left.iter().all(|w| w.1 == sup_fp));
+    let p = ib.get("/inbox?q=gudang").await;
+    assert!(!shows(&p, gamma), "{}", p.body);
     ok(&app.cli(&["audit", "verify"], ""));
 }

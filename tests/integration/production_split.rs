@@ -38,6 +38,12 @@ const DENIED: &[&str] = &[
     "SELECT COUNT(*) FROM report_wraps",
     "UPDATE report_wraps SET wrapped = wrapped",
     "DELETE FROM report_wraps",
+    // Desk wraps (migration 0010) are the desk's alone: not even their number.
+    "SELECT COUNT(*) FROM desk_wraps",
+    "SELECT sealed FROM desk_wraps",
+    "INSERT INTO desk_wraps (report_id, recipient_fp, purpose, sealed) SELECT report_id, recipient_fp, purpose, wrapped FROM report_wraps",
+    "UPDATE desk_wraps SET sealed = sealed",
+    "DELETE FROM desk_wraps",
     // Items are never rewritten or removed.
     "UPDATE items SET sealed = sealed",
     "UPDATE items SET seq = seq + 1",
@@ -152,6 +158,17 @@ async fn postgres_roles_keep_the_intake_out_of_the_desk_schema() {
         .execute(desk.pool())
         .await
         .expect("the desk role updates staff_auth");
+    // ... and keeps its desk wraps beside the report wraps (src/desk/rewrap.rs).
+    for stmt in [
+        "SELECT COUNT(*) FROM public.desk_wraps",
+        "UPDATE public.desk_wraps SET sealed = sealed",
+        "DELETE FROM public.desk_wraps WHERE purpose = 0",
+    ] {
+        sqlx::query(stmt)
+            .execute(desk.pool())
+            .await
+            .unwrap_or_else(|e| panic!("the desk role must be able to run {stmt}: {e}"));
+    }
     desk.close().await;
 }
 
