@@ -68,6 +68,11 @@ pub struct Summaries {
     listed: Instant,
     /// How many reports were wrapped to the key at that listing.
     wrapped: usize,
+    /// The UTC day of that listing.
+    listed_day: i64,
+    /// The report of every message of `listed_day` or later, one entry per message, as at the
+    /// listing: a report that has more now gained a message since, and is opened again.
+    messages: Vec<ReportId>,
     /// How many of them, newest first, have been processed (opened, failed, or unshared since
     /// the listing): every wrapped report before that point of the inbox's default order.
     done: usize,
@@ -521,7 +526,8 @@ pub async fn cell(
     me: &RecipientKey,
     fp: &str,
 ) -> Result<Cell, ShareError> {
-    if let Some(c) = st.sessions.summaries(&a.token) {
+    let seen = st.sessions.summaries(&a.token);
+    if let Some(c) = seen.clone() {
         let s = c.borrow().clone();
         if s.fp == fp && s.broken.is_none() {
             if !s.complete() {
@@ -532,7 +538,8 @@ pub async fn cell(
                     .reports
                     .inbox_count(&crate::store::InboxQuery::all(fp, 0, 0))
                     .await?;
-                if held == s.wrapped as i64 {
+                let messages = st.reports.messaged_since(s.listed_day).await?.len();
+                if held == s.wrapped as i64 && messages == s.messages.len() {
                     return Ok(c);
                 }
             }
@@ -542,12 +549,18 @@ pub async fn cell(
         }
     }
     let listed = Instant::now();
+    // Messages are listed before any report is opened: one that comes later is caught by the
+    // next refresh, whatever report it joins.
+    let listed_day = crate::domain::today();
+    let messages = messages_of(st.reports.messaged_since(listed_day).await?, listed_day);
     let order = st.reports.wrapped_newest_first(fp).await?;
     let (tx, _) = tokio::sync::watch::channel(Arc::new(Summaries {
         fp: fp.to_owned(),
         chunks: Vec::new(),
         failed: HashSet::new(),
         listed,
+        listed_day,
+        messages,
         wrapped: order.len(),
         done: 0,
         broken: None,
@@ -558,7 +571,15 @@ pub async fn cell(
         .unlocked_keys()
         .ok_or(ShareError::Refused(super::text::NO_KEYS))?;
     let c: Cell = Arc::new(tx);
-    st.sessions.set_summaries(&a.token, c.clone());
+    match st
+        .sessions
+        .keep_summaries(&a.token, c.clone(), seen.as_ref())
+    {
+        Some(kept) if Arc::ptr_eq(&kept, &c) => {}
+        // Another search of this session started a build first: wait on that one.
+        Some(kept) => return Ok(kept),
+        None => return Err(ShareError::Internal("the session ended".into())),
+    }
     let job = Build {
         st: st.clone(),
         keys,
@@ -656,6 +677,8 @@ impl Build {
                             chunks,
                             failed: all_failed,
                             listed: cur.listed,
+                            listed_day: cur.listed_day,
+                            messages: cur.messages.clone(),
                             wrapped: cur.wrapped,
                             done: end,
                             broken: None,
@@ -694,6 +717,8 @@ impl Build {
                     chunks: Vec::new(),
                     failed: HashSet::new(),
                     listed: cur.listed,
+                    listed_day: cur.listed_day,
+                    messages: cur.messages.clone(),
                     wrapped: cur.wrapped,
                     done: cur.done,
                     broken: Some(why),
@@ -767,8 +792,39 @@ async fn open_step(
     Ok((chunk, failed))
 }
 
-/// A complete snapshot brought up to date: the reports shared since are opened, the ones no
-/// longer wrapped are dropped (and zeroized once no snapshot holds them).
+/// The reports of `since`'s messages of day `day` or later, sorted: a listing's
+/// [`Summaries::messages`].
+fn messages_of(since: Vec<(ReportId, i64)>, day: i64) -> Vec<ReportId> {
+    let mut out: Vec<ReportId> = since
+        .into_iter()
+        .filter(|&(_, d)| d >= day)
+        .map(|(id, _)| id)
+        .collect();
+    out.sort_unstable_by_key(|id| id.bytes());
+    out
+}
+
+/// The reports that have more entries in `now` than in `before` (both sorted): those that
+/// gained a message between two listings.
+fn grown(now: &[ReportId], before: &[ReportId]) -> HashSet<ReportId> {
+    let count = |list: &[ReportId]| {
+        let mut m: std::collections::HashMap<ReportId, usize> = Default::default();
+        for id in list {
+            *m.entry(*id).or_default() += 1;
+        }
+        m
+    };
+    let before = count(before);
+    count(now)
+        .into_iter()
+        .filter(|(id, n)| before.get(id).is_none_or(|b| n > b))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// A complete snapshot brought up to date: the reports shared since are opened, and so are the
+/// ones whose conversation grew (a new message is searchable at once); the ones no longer
+/// wrapped are dropped (and zeroized once no snapshot holds them).
 async fn refresh(
     st: &DeskState,
     keys: &StaffKeys,
@@ -777,18 +833,25 @@ async fn refresh(
     old: &Summaries,
 ) -> Result<Summaries, ShareError> {
     let listed = Instant::now();
+    let listed_day = crate::domain::today();
+    let since = st.reports.messaged_since(old.listed_day).await?;
+    let all_since: Vec<ReportId> = messages_of(since.clone(), old.listed_day);
+    let grown = grown(&all_since, &old.messages);
+    let messages = messages_of(since, listed_day);
     let wrapped: HashSet<ReportId> = st
         .reports
         .wrapped_report_ids(&old.fp)
         .await?
         .into_iter()
         .collect();
-    let mut have: HashSet<ReportId> = old.each().map(|(id, _)| *id).collect();
-    have.extend(old.failed.iter().copied());
+    // What stays as it was: still wrapped, and no new message.
+    let keep = |id: &ReportId| wrapped.contains(id) && !grown.contains(id);
+    let mut have: HashSet<ReportId> = old.each().map(|(id, _)| *id).filter(keep).collect();
+    have.extend(old.failed.iter().copied().filter(keep));
     let mut missing: Vec<ReportId> = wrapped.difference(&have).copied().collect();
     missing.sort_by_key(|i| i.bytes());
     let (chunk, failed_now) = open_step(st, keys, me_id, me, &old.fp, &missing, None).await?;
-    let mut chunks: Vec<Arc<Chunk>> = if old.each().all(|(id, _)| wrapped.contains(id)) {
+    let mut chunks: Vec<Arc<Chunk>> = if old.each().all(|(id, _)| keep(id)) {
         old.chunks.clone()
     } else {
         old.chunks
@@ -796,7 +859,7 @@ async fn refresh(
             .map(|c| {
                 Arc::new(
                     c.iter()
-                        .filter(|(id, _)| wrapped.contains(id))
+                        .filter(|(id, _)| keep(id))
                         .cloned()
                         .collect::<Chunk>(),
                 )
@@ -807,18 +870,15 @@ async fn refresh(
     if !chunk.is_empty() {
         chunks.push(Arc::new(chunk));
     }
-    let mut failed: HashSet<ReportId> = old
-        .failed
-        .iter()
-        .filter(|id| wrapped.contains(id))
-        .copied()
-        .collect();
+    let mut failed: HashSet<ReportId> = old.failed.iter().copied().filter(keep).collect();
     failed.extend(failed_now);
     Ok(Summaries {
         fp: old.fp.clone(),
         chunks,
         failed,
         listed,
+        listed_day,
+        messages,
         wrapped: wrapped.len(),
         done: wrapped.len(),
         broken: None,

@@ -279,11 +279,25 @@ impl Sessions {
             .and_then(|e| e.summaries.clone())
     }
 
-    /// Keeps (or replaces) the session's search summaries; nothing when the session is gone,
-    /// so summaries built during a logout are dropped, not kept.
-    pub fn set_summaries(&self, token: &SessionToken, s: super::search::Cell) {
-        if let Some(e) = self.live.lock().expect("sessions").get_mut(&token.id()) {
-            e.summaries = Some(s);
+    /// Keeps `s` as the session's search summaries, unless another request of the same session
+    /// kept a cell since this one read `seen` (two first searches at once): then that cell is
+    /// returned and `s` is not kept, so only one build runs. `None` when the session is gone, so
+    /// summaries built during a logout are dropped, not kept.
+    pub fn keep_summaries(
+        &self,
+        token: &SessionToken,
+        s: super::search::Cell,
+        seen: Option<&super::search::Cell>,
+    ) -> Option<super::search::Cell> {
+        let mut live = self.live.lock().expect("sessions");
+        let e = live.get_mut(&token.id())?;
+        match (&e.summaries, seen) {
+            (Some(cur), None) => Some(cur.clone()),
+            (Some(cur), Some(old)) if !std::sync::Arc::ptr_eq(cur, old) => Some(cur.clone()),
+            _ => {
+                e.summaries = Some(s.clone());
+                Some(s)
+            }
         }
     }
 

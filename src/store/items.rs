@@ -168,6 +168,27 @@ impl Store {
             .collect()
     }
 
+    /// The report and day of every message (either direction) of day `day` or later, one entry
+    /// per message, in no meaningful order: a session's search summaries compare how many there
+    /// are with the number at their last listing, and open again the reports whose conversation
+    /// grew since (`crate::desk::search`). Messages carry only their day, so this reads the
+    /// `items_by_kind_day` index, never the sealed items.
+    pub async fn messaged_since(&self, day: i64) -> Result<Vec<(ReportId, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT report_id, day FROM items WHERE kind = $1 AND day >= $2")
+                .bind(ItemKind::Message as i16)
+                .bind(day)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, day)| {
+                ReportId::parse(&id)
+                    .map(|id| (id, day))
+                    .ok_or_else(|| corrupt("items.report_id"))
+            })
+            .collect()
+    }
+
     /// [`SearchMaterial`] for `ids` (at most a few hundred at a time: each is a bound
     /// parameter), for the reader whose X25519 fingerprint is `recipient_fp`. Reports without
     /// such a wrap are left out.

@@ -191,6 +191,26 @@ async fn search_finds_sealed_text_and_area_only_within_need_to_know(b: Backend) 
     assert!(shows(&p, &loksado), "{}", p.body);
     let rows = app.desk_store().await.audit_rows_after(0).await.unwrap();
     assert_eq!(indexed(&rows).len(), builds.len() + 1);
+    // A message that comes in after the summaries were built is found by the session's very
+    // next search: its report alone is opened again, and audited.
+    let r = app
+        .post(
+            "/api/v1/followup/messages",
+            json!({"code": code, "body": "Mobilnya avanza GRANIT-HITAM"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let p = fresh.get("/inbox?q=granit-hitam").await;
+    assert!(shows(&p, &third) && !shows(&p, &loksado), "{}", p.body);
+    let rows = app.desk_store().await.audit_rows_after(0).await.unwrap();
+    let now = indexed(&rows);
+    assert_eq!(now.len(), builds.len() + 2, "{now:?}");
+    assert_eq!(now.last(), Some(&1), "only the report that grew: {now:?}");
+    // And nothing more while nothing changes.
+    let p = fresh.get("/inbox?q=granit-hitam").await;
+    assert!(shows(&p, &third), "{}", p.body);
+    let rows = app.desk_store().await.audit_rows_after(0).await.unwrap();
+    assert_eq!(indexed(&rows).len(), builds.len() + 2);
     ok(&app.cli(&["audit", "verify"], ""));
 }
 
