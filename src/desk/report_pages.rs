@@ -466,14 +466,27 @@ pub async fn report(
     };
     let r = async {
         let id = report_id(q.id.as_deref().unwrap_or(""))?;
+        // An unknown template is a mistyped or stale link: say so, before anything is opened,
+        // instead of showing an empty draft.
+        let draft = match q.template.as_deref() {
+            None => String::new(),
+            Some(t) => st
+                .cfg
+                .triage
+                .reply_templates
+                .iter()
+                .find(|r| r.id == t)
+                .map(|r| r.body.clone())
+                .ok_or(ShareError::Refused(text::BAD_TEMPLATE))?,
+        };
         let conv = sharing::read(&st, &a, id).await?;
         let row = st.reports.triage_row(id).await?;
-        Ok((id, view(&conv), row, history(&st, id).await))
+        Ok((id, view(&conv), row, history(&st, id).await, draft))
     }
     .await;
     let supervisor = a.current.role == Role::Supervisor;
     match r {
-        Ok((id, v, row, history)) => {
+        Ok((id, v, row, history, draft)) => {
             let triage = row.map(|r| triage_view(&r, supervisor, &st.cfg, &v.labels));
             render(
                 StatusCode::OK,
@@ -483,12 +496,7 @@ pub async fn report(
                     view: Some(v),
                     triage,
                     supervisor,
-                    draft: q
-                        .template
-                        .as_deref()
-                        .and_then(|t| st.cfg.triage.reply_templates.iter().find(|r| r.id == t))
-                        .map(|r| r.body.clone())
-                        .unwrap_or_default(),
+                    draft,
                     history,
                 },
             )

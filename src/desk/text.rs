@@ -273,6 +273,11 @@ pub const SEARCH_TOO_LONG: Text = t(
     "Teks pencarian terlalu panjang (paling banyak 200 karakter).",
     "The search text is too long (200 characters at most).",
 );
+/// `?template=` names no configured reply template.
+pub const BAD_TEMPLATE: Text = t(
+    "Templat balasan itu tidak ada dalam pengaturan.",
+    "That reply template is not in the configuration.",
+);
 /// A label that is not configured.
 pub const BAD_LABEL: Text = t(
     "Label itu tidak ada dalam pengaturan.",

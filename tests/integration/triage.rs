@@ -12,7 +12,8 @@ on_both!(
     labels_stay_with_staff,
     triage_moves_reports_to_an_outcome_the_reporter_sees_late,
     sla_flags_follow_the_cutoffs_in_the_database,
-    inbox_pages_follow_the_full_order_for_any_reader
+    inbox_pages_follow_the_full_order_for_any_reader,
+    reply_templates_fill_the_draft_the_reporter_then_reads
 );
 
 async fn post(b: &mut Browser, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
@@ -626,4 +627,71 @@ async fn inbox_pages_follow_the_full_order_for_any_reader(b: Backend) {
             );
         }
     }
+}
+
+/// Reply templates (`triage.reply_templates`, configurable): the report page links each one,
+/// choosing one fills the message box with its text for the staff member to edit, and what is
+/// sent reaches the reporter as written. An unknown template is refused with a reason, never
+/// an empty box; so is one on a report the reader cannot open.
+async fn reply_templates_fill_the_draft_the_reporter_then_reads(b: Backend) {
+    let app = start(b, vec![]).await;
+    let (mut ab, _) = admin(&app).await;
+    let (mut sb, _) = add_via_ui(&app, &mut ab, "koor", "supervisor").await;
+    let (mut ib, _) = add_via_ui(&app, &mut ab, "petugas", "investigator").await;
+    ok(&app.cli(&["keys", "certify", "--user", "koor"], &app.passphrase()));
+    let (id, code) = submit(&app, "laporan: gudang di belakang pasar").await;
+
+    let p = sb.get(&format!("/report?id={id}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    for t in ["ditindaklanjuti", "lokasi", "waktu"] {
+        assert!(
+            p.body
+                .contains(&format!("/report?id={id}&amp;template={t}#message-body")),
+            "{t} is offered: {}",
+            p.body
+        );
+    }
+    assert!(
+        p.body.contains("required></textarea>"),
+        "no draft yet: {}",
+        p.body
+    );
+    let p = sb.get(&format!("/report?id={id}&template=lokasi")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let draft = "Terima kasih atas laporan Anda. Mohon jelaskan lokasinya lebih tepat";
+    assert!(
+        p.body.contains(&format!("required>{draft}")),
+        "the box holds the template: {}",
+        p.body
+    );
+    let p = sb.get(&format!("/report?id={id}&template=tidak-ada")).await;
+    assert_eq!(p.status, 400, "{}", p.body);
+    assert!(
+        p.body
+            .contains("Templat balasan itu tidak ada dalam pengaturan.")
+            && p.body
+                .contains("That reply template is not in the configuration."),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("gudang di belakang pasar"), "{}", p.body);
+    // An investigator the report is not shared with gets nothing through a template link.
+    let p = ib.get(&format!("/report?id={id}&template=lokasi")).await;
+    assert_ne!(p.status, 200, "{}", p.body);
+    assert!(!p.body.contains("gudang di belakang pasar"), "{}", p.body);
+
+    // Sent as edited, read by the reporter as sent.
+    let sent = format!("{draft}: dekat masjid?");
+    let (s, body) = post(
+        &mut sb,
+        "/reports/message",
+        &[("report", &id), ("body", &sent)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, v) = app.followup(&code).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "needs_info", "{v}");
+    assert_eq!(v["messages"][0]["body"], sent.as_str(), "{v}");
+    ok(&app.cli(&["audit", "verify"], ""));
 }
