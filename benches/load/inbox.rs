@@ -617,7 +617,7 @@ async fn search(
     let area = areas
         .first()
         .ok_or_else(|| anyhow!("no areas configured"))?;
-    let rss_before = srv.rss_kib();
+    let rss_before = srv.rss_anon_kib();
     let mut b = login(&srv.desk, creds).await?;
     let ok = |p: &Page| -> Result<()> {
         ensure!(p.status == 200, "a search answered {}", p.status);
@@ -681,10 +681,10 @@ async fn search(
         "recorded",
         "reference",
     );
-    let rss_after = srv.rss_kib();
+    let rss_after = srv.rss_anon_kib();
     rep.add(
         name,
-        &format!("desk search, the session's summaries in server RSS, {have} reports"),
+        &format!("desk search, the session's summaries in server memory (RssAnon), {have} reports"),
         format!(
             "{} before the login, {} after the whole build: {} more",
             mb(rss_before),
@@ -731,7 +731,7 @@ async fn search(
     // unwrap and an Ed25519 check: the case of every session after the first, less the
     // reports that arrived since the last one.
     b.post_csrf("/logout", &[]).await?;
-    let rss_before = srv.rss_kib();
+    let rss_before = srv.rss_anon_kib();
     let mut b = login(&srv.desk, creds).await?;
     let meter = CpuMeter::start(srv.pid());
     let t = Instant::now();
@@ -752,12 +752,14 @@ async fn search(
     );
     rep.add(
         name,
-        &format!("desk search, a later session's summaries in server RSS, {have} reports"),
+        &format!(
+            "desk search, a later session's summaries in server memory (RssAnon), {have} reports"
+        ),
         format!(
             "{} before the login, {} after the whole build: {} more",
             mb(rss_before),
-            mb(srv.rss_kib()),
-            mb(srv.rss_kib().saturating_sub(rss_before))
+            mb(srv.rss_anon_kib()),
+            mb(srv.rss_anon_kib().saturating_sub(rss_before))
         ),
         "recorded",
         "reference",

@@ -158,6 +158,20 @@ impl Server {
         self.rss().map(|r| r.0).unwrap_or(0)
     }
 
+    /// The anonymous part of the resident set (`RssAnon`): the server's own memory, without the
+    /// pages of the SQLite file it maps to read in place, which RSS also counts.
+    pub fn rss_anon_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("RssAnon:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    }
+
     fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

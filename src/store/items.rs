@@ -203,69 +203,85 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
-        let list = list.join(", ");
+        // One query for the heads and the items together: a session's first search reads every
+        // report it holds, and on SQLite each row crosses from the connection's thread, so one
+        // row per item (the header repeated on a report's later messages) costs about half of
+        // a row per report plus a row per item (docs/BENCHMARKS.md).
+        let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 4)).collect();
         let sql = format!(
-            "SELECT r.id, r.header, r.header_sig, w.wrapped, d.sealed, r.received_day FROM reports r \
+            "SELECT r.id, r.header, r.header_sig, w.wrapped, d.sealed, r.received_day, \
+               i.id, i.seq, i.kind, i.direction, i.sealed, i.prev, i.day FROM reports r \
              JOIN report_wraps w ON w.report_id = r.id AND w.recipient_fp = $1 AND w.purpose = 1 \
              LEFT JOIN desk_wraps d ON d.report_id = w.report_id \
                AND d.recipient_fp = w.recipient_fp AND d.purpose = w.purpose \
-             WHERE r.id IN ({list}) ORDER BY r.id"
-        );
-        type Head = (String, Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64);
-        let mut q = sqlx::query_as::<_, Head>(sqlx::AssertSqlSafe(sql)).bind(recipient_fp);
-        for id in ids {
-            q = q.bind(id.to_string());
-        }
-        let heads = q.fetch_all(&self.pool).await?;
-        let list: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 3)).collect();
-        let sql = format!(
-            "SELECT report_id, {ITEM_COLUMNS} FROM items \
-             WHERE (seq = 0 OR kind = $1) AND direction <> $2 AND report_id IN ({}){} \
-             ORDER BY report_id, seq",
+             LEFT JOIN items i ON i.report_id = r.id AND (i.seq = 0 OR i.kind = $2) \
+               AND i.direction <> $3{} \
+             WHERE r.id IN ({}) ORDER BY r.id, i.seq",
+            if tip_only { " AND i.seq = 0" } else { "" },
             list.join(", "),
-            if tip_only { " AND seq = 0" } else { "" }
         );
-        let mut q = sqlx::query_as::<
-            _,
-            (
-                String,
-                String,
-                i64,
-                i16,
-                i16,
-                Vec<u8>,
-                Option<Vec<u8>>,
-                Option<i64>,
-            ),
-        >(sqlx::AssertSqlSafe(sql))
-        .bind(ItemKind::Message as i16)
-        .bind(Direction::StaffOnly as i16);
+        type Row = (
+            String,
+            Vec<u8>,
+            Vec<u8>,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            i64,
+            Option<String>,
+            Option<i64>,
+            Option<i16>,
+            Option<i16>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+            Option<i64>,
+        );
+        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+            .bind(recipient_fp)
+            .bind(ItemKind::Message as i16)
+            .bind(Direction::StaffOnly as i16);
         for id in ids {
             q = q.bind(id.to_string());
         }
-        let items = q.fetch_all(&self.pool).await?;
-        let mut out: Vec<SearchMaterial> = Vec::with_capacity(heads.len());
-        for (id, header, header_sig, wrapped, desk_wrap, received_day) in heads {
-            out.push(SearchMaterial {
-                id: ReportId::parse(&id).ok_or_else(|| corrupt("reports.id"))?,
-                header,
-                header_sig,
-                wrapped,
-                desk_wrap,
-                received_day,
-                items: Vec::new(),
-            });
-        }
-        let at: std::collections::HashMap<String, usize> = out
-            .iter()
-            .enumerate()
-            .map(|(n, m)| (m.id.to_string(), n))
-            .collect();
-        for (rid, id, seq, kind, direction, sealed, prev, day) in items {
-            let row = item_row((id, seq, kind, direction, sealed, prev, day))?;
-            if let Some(&n) = at.get(&rid) {
-                out[n].items.push(row);
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out: Vec<SearchMaterial> = Vec::with_capacity(ids.len());
+        let mut last: Option<String> = None;
+        for (
+            rid,
+            header,
+            header_sig,
+            wrapped,
+            desk_wrap,
+            received_day,
+            iid,
+            seq,
+            kind,
+            dir,
+            sealed,
+            prev,
+            day,
+        ) in rows
+        {
+            if last.as_deref() != Some(rid.as_str()) {
+                out.push(SearchMaterial {
+                    id: ReportId::parse(&rid).ok_or_else(|| corrupt("reports.id"))?,
+                    header,
+                    header_sig,
+                    wrapped,
+                    desk_wrap,
+                    received_day,
+                    items: Vec::new(),
+                });
+                last = Some(rid);
+            }
+            // A report with no item left (a deleted tip) comes as one row of NULLs: the desk
+            // finds the tip missing and says so.
+            if let (Some(iid), Some(seq), Some(kind), Some(dir), Some(sealed)) =
+                (iid, seq, kind, dir, sealed)
+            {
+                let row = item_row((iid, seq, kind, dir, sealed, prev, day))?;
+                if let Some(m) = out.last_mut() {
+                    m.items.push(row);
+                }
             }
         }
         Ok(out)
