@@ -227,10 +227,12 @@ pub async fn inbox(
             if let Some(why) = snap.broken() {
                 return Err(ShareError::Internal(why.to_owned()));
             }
-            let ordered = if by_day_only {
-                // Nothing to filter in SQL: the summaries keep each report's day, so the
-                // matches are ordered here and only the page goes to the database, which
-                // still keeps only what is wrapped to this key now (below).
+            let ordered = if by_day_only && snap.current(st) {
+                // Nothing to filter in SQL, and no wrap removed since the summaries were
+                // listed: they keep each report's day, so the matches are ordered (and
+                // counted) here and only the page goes to the database, which still keeps
+                // only what is wrapped to this key now (below). After a removal (an unshare
+                // while a build runs, say) the database orders and counts them.
                 f.search.matches_by_day(snap.clone(), q.descending).await?
             } else {
                 hits = f.search.matches(snap.clone()).await?;
@@ -284,7 +286,7 @@ pub async fn inbox(
     let ids: Vec<ReportId> = rows.iter().map(|r| r.id).collect();
     let material = st.reports.search_material(&fp, &ids, true).await?;
     let intake = st.intake_key()?;
-    let reader = super::search::Reader::new(&keys, &me_key, &fp);
+    let reader = super::search::Reader::new(&keys, &me_key, &fp, &intake);
     let (opened, fresh) = super::search::par_open(intake, reader, material, |m, o| {
         super::search::preview(m, o, PREVIEW_CHARS)
     })

@@ -11,18 +11,23 @@
 //! - **I1, I4.** The row is ciphertext under a key that exists only while the member's keys are
 //!   unlocked in a desk session; a copy of the database needs the staff password and the desk
 //!   pepper, exactly as for the HPKE wrap.
-//! - **I3.** The intake has no grant on the table and never derives the key: the module lives
-//!   under `desk`, which the intake cannot reach.
+//! - **I3.** The intake never derives the key: the module lives under `desk`, which the intake
+//!   cannot reach. On PostgreSQL it has no grant on the table either. On SQLite the table is in
+//!   the reports file the intake must write, so a compromised intake could see which reports a
+//!   staff key has opened, as it can already see their status, assignment and wraps there
+//!   (README, "Production split").
 //! - **I5.** A desk wrap exists only beside the HPKE wrap it came from: the foreign key removes
 //!   it with that wrap, and every read joins it through `report_wraps`.
-//! - **The header check.** The AAD binds the report id, the key's fingerprint and the signed
-//!   header with its signature. The desk seals one only after the header verified and K_r
+//! - **The header check.** The AAD binds the report id, the key's fingerprint, the pinned
+//!   intake key the header was checked under, and the signed header with its signature. The desk seals one only after the header verified and K_r
 //!   matched its commitment, so a wrap that opens stands for that check; an edited header, a
 //!   row copied to another report or key, or a forged row does not open, and the caller falls
 //!   back to the HPKE wrap and the strict check, which then reports the tampering.
 //!
 //! The report page still checks everything itself on every open (the header, the whole chain,
-//! the signed heads): desk wraps serve the inbox's previews and the search's summaries.
+//! the signed heads, the HPKE wrap): desk wraps serve the inbox's previews and the search's
+//! summaries, which therefore no longer notice a damaged HPKE wrap behind a desk wrap that
+//! opens; the report page does.
 
 use crate::crypto::SecretKey32;
 use crate::crypto::envelope::{self, ItemAad};
@@ -30,9 +35,12 @@ use crate::crypto::primitives::{hkdf32, sha256};
 use crate::domain::ReportId;
 use crate::store::SearchMaterial;
 
-/// AAD kind of a desk wrap (0xF0..0xF3 are the reporter wrap, the offline vault, the staff
-/// secrets and the session keys).
+/// AAD kind of a desk wrap, apart from every item kind and from the other envelopes' kinds
+/// (0xF0..0xF3); its key is its own in any case.
 const KIND_DESK_WRAP: u8 = 0xF4;
+
+/// The wrap's purpose in the AAD: K_r (report_wraps purpose 1), the only key desk wraps hold.
+const PURPOSE_K_R: u8 = 1;
 
 /// HKDF label of the desk-wrap key.
 const LABEL: &[u8] = b"bisik desk wrap v1";
@@ -41,6 +49,9 @@ const LABEL: &[u8] = b"bisik desk wrap v1";
 pub struct Rewrap {
     key: SecretKey32,
     fp: String,
+    /// The pinned intake verifying key the headers were checked under: a desk wrap made before
+    /// the intake key is pinned anew (after an intake compromise) does not open after it.
+    intake: [u8; 32],
 }
 
 impl std::fmt::Debug for Rewrap {
@@ -50,11 +61,13 @@ impl std::fmt::Debug for Rewrap {
 }
 
 impl Rewrap {
-    /// The desk-wrap key of the X25519 key `x25519`, whose fingerprint is `fp`.
-    pub fn new(x25519: &SecretKey32, fp: &str) -> Self {
+    /// The desk-wrap key of the X25519 key `x25519`, whose fingerprint is `fp`, for headers
+    /// verified under the pinned intake key `intake`.
+    pub fn new(x25519: &SecretKey32, fp: &str, intake: &ed25519_dalek::VerifyingKey) -> Self {
         Rewrap {
             key: hkdf32(x25519.expose(), LABEL),
             fp: fp.to_owned(),
+            intake: intake.to_bytes(),
         }
     }
 
@@ -66,7 +79,16 @@ impl Rewrap {
             item_id: [0; 16],
             direction: 0,
             seq: 0,
-            prev: sha256(&[LABEL, self.fp.as_bytes(), &[0], &len, header, sig]),
+            prev: sha256(&[
+                LABEL,
+                &[PURPOSE_K_R],
+                &self.intake,
+                self.fp.as_bytes(),
+                &[0],
+                &len,
+                header,
+                sig,
+            ]),
         }
     }
 
@@ -108,7 +130,8 @@ mod tests {
     #[test]
     fn opens_only_for_its_key_report_and_header() {
         let staff = SecretKey32::random();
-        let rw = Rewrap::new(&staff, "aa");
+        let intake = ed25519_dalek::SigningKey::generate(&mut rand::rng()).verifying_key();
+        let rw = Rewrap::new(&staff, "aa", &intake);
         let k_r = SecretKey32::random();
         let mut m = material(None);
         assert!(rw.open(&m).is_none(), "no desk wrap, nothing to open");
@@ -116,8 +139,15 @@ mod tests {
         assert_eq!(rw.open(&m), Some(k_r.clone()));
 
         // Another staff key, or the same key under another fingerprint.
-        assert!(Rewrap::new(&SecretKey32::random(), "aa").open(&m).is_none());
-        assert!(Rewrap::new(&staff, "ab").open(&m).is_none());
+        assert!(
+            Rewrap::new(&SecretKey32::random(), "aa", &intake)
+                .open(&m)
+                .is_none()
+        );
+        assert!(Rewrap::new(&staff, "ab", &intake).open(&m).is_none());
+        // The intake key pinned anew: what was checked under the old one is checked again.
+        let repinned = ed25519_dalek::SigningKey::generate(&mut rand::rng()).verifying_key();
+        assert!(Rewrap::new(&staff, "aa", &repinned).open(&m).is_none());
         // An edited header or signature, or the row moved to another report.
         let mut h = m.clone();
         h.header[0] ^= 1;

@@ -74,6 +74,9 @@ pub struct Summaries {
     listed: Instant,
     /// How many reports were wrapped to the key at that listing.
     wrapped: usize,
+    /// [`crate::store::Store::wraps_removed`] read before that listing: while it is unchanged
+    /// no unshare of this process can have taken a listed report from the reader.
+    removals: u64,
     /// The UTC day of that listing.
     listed_day: i64,
     /// The report of every message of `listed_day` or later, one entry per message, as at the
@@ -110,6 +113,13 @@ impl Summaries {
         self.each()
             .filter_map(|(id, s)| s.area.as_deref().map(|a| (*id, a.as_str())))
             .collect()
+    }
+
+    /// Whether every report held may still be the reader's as far as this process knows: no
+    /// wrap was removed since the listing. Only then may a count or an order come from the
+    /// summaries alone; otherwise the database decides (the inbox's search).
+    pub fn current(&self, st: &DeskState) -> bool {
+        self.removals == st.reports.wraps_removed()
     }
 
     /// Why the build stopped, if it did.
@@ -223,12 +233,18 @@ pub(super) struct Reader {
 }
 
 impl Reader {
-    /// The session's reader: its keys and the fingerprint `fp` of their X25519 half.
-    pub fn new(keys: &StaffKeys, me: &RecipientKey, fp: &str) -> Arc<Reader> {
+    /// The session's reader: its keys and the fingerprint `fp` of their X25519 half, opening
+    /// reports whose headers the pinned intake key `intake` signed.
+    pub fn new(
+        keys: &StaffKeys,
+        me: &RecipientKey,
+        fp: &str,
+        intake: &ed25519_dalek::VerifyingKey,
+    ) -> Arc<Reader> {
         Arc::new(Reader {
             x25519: keys.x25519.clone(),
             me: me.clone(),
-            rewrap: Rewrap::new(&keys.x25519, fp),
+            rewrap: Rewrap::new(&keys.x25519, fp, intake),
         })
     }
 }
@@ -539,12 +555,12 @@ pub async fn cell(
             if !s.complete() {
                 return Ok(c);
             }
-            if s.listed.elapsed() < RELIST {
+            if s.listed.elapsed() < RELIST && s.current(st) {
                 let held = st
                     .reports
                     .inbox_count(&crate::store::InboxQuery::all(fp, 0, 0))
                     .await?;
-                let messages = st.reports.messaged_since(s.listed_day).await?.len();
+                let messages = st.reports.messaged_since(fp, s.listed_day).await?.len();
                 if held == s.wrapped as i64 && messages == s.messages.len() {
                     return Ok(c);
                 }
@@ -555,10 +571,11 @@ pub async fn cell(
         }
     }
     let listed = Instant::now();
+    let removals = st.reports.wraps_removed();
     // Messages are listed before any report is opened: one that comes later is caught by the
     // next refresh, whatever report it joins.
-    let listed_day = crate::domain::today();
-    let messages = messages_of(st.reports.messaged_since(listed_day).await?, listed_day);
+    let listed_day = listing_day();
+    let messages = messages_of(st.reports.messaged_since(fp, listed_day).await?, listed_day);
     let order = st.reports.wrapped_newest_first(fp).await?;
     let (tx, _) = tokio::sync::watch::channel(Arc::new(Summaries {
         fp: fp.to_owned(),
@@ -568,6 +585,7 @@ pub async fn cell(
         listed_day,
         messages,
         wrapped: order.len(),
+        removals,
         done: 0,
         broken: None,
     }));
@@ -686,6 +704,7 @@ impl Build {
                             listed_day: cur.listed_day,
                             messages: cur.messages.clone(),
                             wrapped: cur.wrapped,
+                            removals: cur.removals,
                             done: end,
                             broken: None,
                         });
@@ -726,6 +745,7 @@ impl Build {
                     listed_day: cur.listed_day,
                     messages: cur.messages.clone(),
                     wrapped: cur.wrapped,
+                    removals: cur.removals,
                     done: cur.done,
                     broken: Some(why),
                 });
@@ -757,7 +777,7 @@ async fn open_step(
 ) -> Result<(Chunk, HashSet<ReportId>), ShareError> {
     use futures_util::StreamExt;
     let intake = st.intake_key()?;
-    let reader = Reader::new(keys, me, fp);
+    let reader = Reader::new(keys, me, fp, &intake);
     let mut chunk: Chunk = Vec::with_capacity(ids.len());
     let mut failed: HashSet<ReportId> = HashSet::new();
     // Batches overlap: while one is decrypted, the next is read (on SQLite each connection
@@ -780,8 +800,18 @@ async fn open_step(
         })
         .buffered(BATCHES_IN_FLIGHT);
     futures_util::pin_mut!(batches);
-    while let Some(results) = batches.next().await {
-        for (id, r) in results? {
+    // A batch that fails (the session ended, the database) ends the step, but what was already
+    // decrypted is still audited below.
+    let mut stopped: Option<ShareError> = None;
+    'batches: while let Some(results) = batches.next().await {
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        };
+        for (id, r) in results {
             match r {
                 Ok(s) => chunk.push((id, Arc::new(s))),
                 Err(ShareError::Tampered(why)) => {
@@ -791,7 +821,10 @@ async fn open_step(
                     integrity_failed(st, me_id, keys, id).await;
                     failed.insert(id);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    stopped = Some(e);
+                    break 'batches;
+                }
             }
         }
     }
@@ -808,7 +841,17 @@ async fn open_step(
             )
             .await?;
     }
-    Ok((chunk, failed))
+    match stopped {
+        Some(e) => Err(e),
+        None => Ok((chunk, failed)),
+    }
+}
+
+/// The first day whose messages a listing keeps: yesterday, so that a message stamped just
+/// before midnight and stored just after it (or by an intake whose clock is a little behind)
+/// is still counted. The counts compare like with like, so the extra day costs a few rows.
+fn listing_day() -> i64 {
+    crate::domain::today() - 1
 }
 
 /// The reports of `since`'s messages of day `day` or later, sorted: a listing's
@@ -852,8 +895,9 @@ async fn refresh(
     old: &Summaries,
 ) -> Result<Summaries, ShareError> {
     let listed = Instant::now();
-    let listed_day = crate::domain::today();
-    let since = st.reports.messaged_since(old.listed_day).await?;
+    let removals = st.reports.wraps_removed();
+    let listed_day = listing_day();
+    let since = st.reports.messaged_since(&old.fp, old.listed_day).await?;
     let all_since: Vec<ReportId> = messages_of(since.clone(), old.listed_day);
     let grown = grown(&all_since, &old.messages);
     let messages = messages_of(since, listed_day);
@@ -899,6 +943,7 @@ async fn refresh(
         listed_day,
         messages,
         wrapped: wrapped.len(),
+        removals,
         done: wrapped.len(),
         broken: None,
     })

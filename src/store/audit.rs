@@ -207,6 +207,9 @@ impl Store {
         id: crate::domain::ReportId,
         fps: &[String],
     ) -> Result<u64, StoreError> {
+        // Counted before the delete: a search that reads the count after this point relists.
+        self.wraps_removed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut n = 0;
         for fp in fps {
             n += sqlx::query("DELETE FROM report_wraps WHERE report_id = $1 AND recipient_fp = $2")
@@ -217,6 +220,11 @@ impl Store {
                 .rows_affected();
         }
         Ok(n)
+    }
+
+    /// How many times this process has removed wraps (see [`Store::remove_wraps`]).
+    pub fn wraps_removed(&self) -> u64 {
+        self.wraps_removed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Reports database: sets the plaintext assignee column (a staff id, or none). Only for

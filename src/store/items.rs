@@ -168,18 +168,30 @@ impl Store {
             .collect()
     }
 
-    /// The report and day of every message (either direction) of day `day` or later, one entry
-    /// per message, in no meaningful order: a session's search summaries compare how many there
+    /// The report and day of every message (either direction) of day `day` or later on a report
+    /// wrapped to `recipient_fp`, one entry per message, in no meaningful order: a session's search summaries compare how many there
     /// are with the number at their last listing, and open again the reports whose conversation
     /// grew since (`crate::desk::search`). Messages carry only their day, so this reads the
     /// `items_by_kind_day` index, never the sealed items.
-    pub async fn messaged_since(&self, day: i64) -> Result<Vec<(ReportId, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT report_id, day FROM items WHERE kind = $1 AND day >= $2")
-                .bind(ItemKind::Message as i16)
-                .bind(day)
-                .fetch_all(&self.pool)
-                .await?;
+    pub async fn messaged_since(
+        &self,
+        recipient_fp: &str,
+        day: i64,
+    ) -> Result<Vec<(ReportId, i64)>, StoreError> {
+        // Both directions named, so the index on (kind, direction, day) is read as two ranges
+        // of days, not every message ever written; only the reader's reports count.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT i.report_id, i.day FROM items i \
+             JOIN report_wraps w ON w.report_id = i.report_id AND w.recipient_fp = $1 AND w.purpose = 1 \
+             WHERE i.kind = $2 AND i.direction IN ($3, $4) AND i.day >= $5",
+        )
+        .bind(recipient_fp)
+        .bind(ItemKind::Message as i16)
+        .bind(Direction::ReporterToStaff as i16)
+        .bind(Direction::StaffToReporter as i16)
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|(id, day)| {
                 ReportId::parse(&id)

@@ -113,6 +113,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     schema: Schema,
+    /// How many times this process has removed wraps ([`Store::remove_wraps`]), shared by
+    /// every clone: a desk session's search summaries compare it to know that a report they
+    /// hold may no longer be the reader's.
+    wraps_removed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -186,6 +190,7 @@ impl Store {
             pool,
             backend,
             schema,
+            wraps_removed: Default::default(),
         })
     }
 

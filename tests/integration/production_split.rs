@@ -41,7 +41,7 @@ const DENIED: &[&str] = &[
     // Desk wraps (migration 0010) are the desk's alone: not even their number.
     "SELECT COUNT(*) FROM desk_wraps",
     "SELECT sealed FROM desk_wraps",
-    "INSERT INTO desk_wraps (report_id, recipient_fp, purpose, sealed) SELECT report_id, recipient_fp, purpose, wrapped FROM report_wraps",
+    "INSERT INTO desk_wraps (report_id, recipient_fp, purpose, sealed) VALUES ('r', 'f', 1, '\\x00'::bytea)",
     "UPDATE desk_wraps SET sealed = sealed",
     "DELETE FROM desk_wraps",
     // Items are never rewritten or removed.
