@@ -136,17 +136,20 @@ pub async fn download(
         Ok(a) => a,
         Err(r) => return r,
     };
+    let id = match report_id(q.id.as_deref().unwrap_or("")) {
+        Ok(id) => id,
+        Err(e) => return outcome(Base::of(&a), Err(e)),
+    };
     let r = async {
-        let id = report_id(q.id.as_deref().unwrap_or(""))?;
         let (r, k_r) = find(&st, &a, id, &q, Access::Download).await?;
         let blob = blob_id(&r.blob)?;
         let pieces = read_blob(&st, blob).await?;
-        Ok((id, r, k_r, blob, pieces))
+        Ok((r, k_r, blob, pieces))
     }
     .await;
-    let (id, r, k_r, blob, pieces) = match r {
+    let (r, k_r, blob, pieces) = match r {
         Ok(x) => x,
-        Err(e) => return outcome(Base::of(&a), Err(e)),
+        Err(e) => return failed(&st, &a, id, e).await,
     };
     let aad = BlobAad {
         report_id: id.bytes(),
@@ -155,7 +158,18 @@ pub async fn download(
     };
     let opener = Opener::new(&k_r, &aad, r.size);
     drop(k_r);
-    let body = decrypting(pieces, opener);
+    // A blob that fails to authenticate part way is found only after the answer has begun:
+    // its audit entry is written then, once, in the reader's name (I6).
+    let mut audit = sharing::reader(&a).map(|r| (st.clone(), r));
+    let body = decrypting(pieces, opener).inspect(move |piece| {
+        if matches!(piece, Err(e) if e.to_string() == TAMPERED)
+            && let Some((st, (keys, me))) = audit.take()
+        {
+            actix_web::rt::spawn(async move {
+                sharing::integrity_failed(&st, me, &keys, id).await;
+            });
+        }
+    });
     let name = safe_name(&r);
     let mime = kind_of(&r).mime();
     HttpResponse::Ok()
@@ -172,6 +186,25 @@ pub async fn download(
         .streaming(body)
 }
 
+/// The error a download stream ends with when a piece does not authenticate.
+const TAMPERED: &str = "tampered";
+
+/// An error before the first byte of a file or thumbnail: shown as the report page shows it,
+/// and, when it is tampering (a blob missing or failing to authenticate), audited as an
+/// integrity failure in the reader's name, as a broken chain is (I6).
+async fn failed(
+    st: &DeskState,
+    a: &super::session::Authed,
+    id: ReportId,
+    e: ShareError,
+) -> HttpResponse {
+    if let ShareError::Tampered(why) = &e {
+        tracing::error!("desk: an attachment failed an integrity check: {why}");
+        sharing::integrity_failed_by(st, a, id).await;
+    }
+    outcome(Base::of(a), Err(e))
+}
+
 /// The plaintext of a sealed stream as a body: each piece opened as it arrives, the download
 /// cut at the first piece that does not authenticate.
 fn decrypting(
@@ -186,7 +219,7 @@ fn decrypting(
                     let mut out = Vec::with_capacity(piece.len());
                     if let Err(e) = opener.push(&piece, &mut out) {
                         tracing::error!("desk: an attachment failed to authenticate: {e}");
-                        return Some((Err(std::io::Error::other("tampered")), (pieces, None)));
+                        return Some((Err(std::io::Error::other(TAMPERED)), (pieces, None)));
                     }
                     if !out.is_empty() {
                         return Some((Ok(Bytes::from(out)), (pieces, Some(opener))));
@@ -204,7 +237,7 @@ fn decrypting(
                             tracing::error!(
                                 "desk: an attachment failed to authenticate at its end: {e}"
                             );
-                            Some((Err(std::io::Error::other("tampered")), (pieces, None)))
+                            Some((Err(std::io::Error::other(TAMPERED)), (pieces, None)))
                         }
                     };
                 }
@@ -223,8 +256,11 @@ pub async fn thumbnail(
         Ok(a) => a,
         Err(r) => return r,
     };
+    let id = match report_id(q.id.as_deref().unwrap_or("")) {
+        Ok(id) => id,
+        Err(e) => return outcome(Base::of(&a), Err(e)),
+    };
     let r = async {
-        let id = report_id(q.id.as_deref().unwrap_or(""))?;
         let (r, k_r) = find(&st, &a, id, &q, Access::Preview).await?;
         let t = r
             .thumb
@@ -257,6 +293,6 @@ pub async fn thumbnail(
             .insert_header(("x-content-type-options", "nosniff"))
             .insert_header(("cache-control", "no-store"))
             .body(png),
-        Err(e) => outcome(Base::of(&a), Err(e)),
+        Err(e) => failed(&st, &a, id, e).await,
     }
 }

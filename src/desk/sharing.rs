@@ -553,6 +553,23 @@ pub(super) async fn integrity_failed(st: &DeskState, me: StaffId, keys: &StaffKe
     }
 }
 
+/// [`integrity_failed`] in the name of session `a`'s reader (their keys are unlocked: a reader
+/// who got as far as a report's files has opened it); logged when they are not.
+pub(super) async fn integrity_failed_by(st: &DeskState, a: &Authed, id: ReportId) {
+    match reader(a) {
+        Some((keys, me)) => integrity_failed(st, me, &keys, id).await,
+        None => {
+            tracing::error!("desk: an integrity failure could not be audited: no unlocked keys")
+        }
+    }
+}
+
+/// Session `a`'s unlocked keys and staff id, for an audit entry written after the request's
+/// answer has begun (a download found tampered part way).
+pub(super) fn reader(a: &Authed) -> Option<(StaffKeys, StaffId)> {
+    Some((a.unlocked_keys()?, staff_id(&a.current.staff_id).ok()?))
+}
+
 /// What staff write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writing {

@@ -167,6 +167,7 @@ catalogue! {
         form_intro: "Isi sebanyak yang Anda ketahui. Hanya kolom keterangan yang wajib diisi." / "Fill in as much as you know. Only the description is required.",
         form_no_name: "Jangan tulis nama Anda sendiri, nomor HP Anda, atau hal lain yang dapat menunjukkan siapa Anda." / "Do not write your own name, your phone number or anything else that could show who you are.",
         form_errors: "Laporan belum terkirim. Periksa kolom yang ditandai di bawah." / "The report has not been sent. Check the fields marked below.",
+        form_files_again: "Berkas yang Anda pilih belum terkirim dan tidak disimpan. Pilih lagi sebelum mengirim." / "The files you chose were not sent and were not kept. Choose them again before sending.",
         required: "wajib" / "required",
         f_category: "Jenis laporan" / "Kind of report",
         f_category_help: "Pilih yang paling mendekati." / "Choose the closest one.",

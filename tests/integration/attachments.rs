@@ -24,7 +24,8 @@ on_both!(
     a_killed_sanitizer_is_a_clear_error_and_leaves_no_spool,
     a_consented_pdf_is_kept_as_sent_with_a_warning,
     a_changed_blob_cuts_the_download_short,
-    maintenance_removes_orphans_and_strays_only
+    maintenance_removes_orphans_and_strays_only,
+    a_refused_form_tells_the_reporter_to_choose_the_files_again
 );
 
 /// One part of a multipart body: (field name, file name, bytes).
@@ -669,6 +670,36 @@ async fn a_changed_blob_cuts_the_download_short(b: Backend) {
         Ok(b) => assert!(b.len() < length, "a tampered download came out whole"),
     }
     assert!(app.logs().contains("failed to authenticate"));
+    // Tampering is audited in the reader's name, as a broken chain is (I6): once for the cut
+    // download (written after the answer began), and again for a thumbnail whose blob is gone.
+    let failures = |events: Vec<(Option<bisik::domain::StaffId>, [u8; 32], Event)>| {
+        events
+            .into_iter()
+            .filter(|(actor, _, e)| {
+                actor.is_some() && matches!(e, Event::IntegrityFailed { report } if *report == rid)
+            })
+            .count()
+    };
+    let desk = app.desk_store().await;
+    let start = std::time::Instant::now();
+    while failures(audit_events(&desk).await) < 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the cut download was not audited"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let thumb = ids
+        .iter()
+        .map(|i| app.data_dir().join("blobs").join(i))
+        .min_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    std::fs::remove_file(&thumb).unwrap();
+    let (status, _, body) = get_bytes(&sb, &format!("/report/thumb?id={id}&n=1")).await;
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(failures(audit_events(&desk).await), 2);
+    desk.close().await;
+    ok(&app.cli(&["audit", "verify"], ""));
 }
 
 async fn maintenance_removes_orphans_and_strays_only(b: Backend) {
@@ -972,4 +1003,51 @@ async fn the_disk_check_and_the_hourly_budget_refuse_files_with_their_own_errors
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "attachments_busy", "{body}");
     assert_eq!(app.report_ids().await.len(), 1);
+}
+
+/// The report form refused for a field (here an empty description) cannot give the files back:
+/// a browser never fills a file input again. The page says so in both languages when the send
+/// carried a file, and keeps nothing of it; a send whose file inputs were left empty (a
+/// browser sends them as parts with an empty name) gets no such line.
+async fn a_refused_form_tells_the_reporter_to_choose_the_files_again(b: Backend) {
+    let app = start(b, vec![]).await;
+    let again_id = "Pilih lagi sebelum mengirim.";
+    let again_en = "Choose them again before sending.";
+    let photo = plain_jpeg(40, 40);
+    for (with_file, lang) in [(true, ""), (true, "?lang=en"), (false, "")] {
+        let mut p = crate::pages::Pages::new(&app);
+        let token = crate::pages::form_token(&mut p, lang).await;
+        let file: (&str, Option<&str>, &[u8]) = if with_file {
+            ("file1", Some("foto.jpg"), &photo)
+        } else {
+            ("file1", Some(""), b"")
+        };
+        let body = multipart(&[
+            ("token", None, token.as_bytes()),
+            ("description", None, b""),
+            file,
+        ]);
+        let r = TestApp::client()
+            .post(app.url(&format!("/lapor{lang}")))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header("origin", format!("http://{}", app.addr))
+            .header("sec-fetch-site", "same-origin")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let page = r.text().await.unwrap();
+        let again = if lang.is_empty() { again_id } else { again_en };
+        assert_eq!(page.contains(again), with_file, "{lang}: {page}");
+        assert!(
+            page.contains("name=\"file1\""),
+            "the file inputs are offered again"
+        );
+        assert!(app.report_ids().await.is_empty());
+        assert!(blob_files(&app).is_empty(), "{:?}", blob_files(&app));
+    }
 }

@@ -330,6 +330,9 @@ struct ReportForm {
     token: String,
     fields: Vec<Field>,
     has_errors: bool,
+    /// The refused send carried files: a browser never fills a file input again, so the
+    /// reporter is told to choose them again rather than find them gone after sending.
+    files_lost: bool,
     hp: &'static str,
     /// File inputs `file1` .. `fileN` (none when attachments are off).
     files: Vec<usize>,
@@ -645,6 +648,7 @@ fn form_page(
         c,
         token,
         has_errors: !errors.is_empty(),
+        files_lost: false,
         fields,
         hp: HONEYPOT,
         files: (1..=st.cfg.attachments.max_files).collect(),
@@ -742,7 +746,8 @@ async fn report_submit_inner(
     let tip = match flows::validate_tip(&st.cfg, &input) {
         Ok(tip) => tip,
         Err(errors) => {
-            let page = form_page(st, req, lang, hex::encode(token), Some(&form), &errors);
+            let mut page = form_page(st, req, lang, hex::encode(token), Some(&form), &errors);
+            page.files_lost = !files.is_empty();
             return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
