@@ -523,12 +523,13 @@ fn summarise(
     })
 }
 
-/// How long a session trusts its list of wrapped reports while their number is unchanged.
-/// Listing 100,000 ids costs more than a later query may (docs/BENCHMARKS.md); a report shared
-/// or added changes the number and is summarised at the next query. Only an unshare and a share
-/// within this time leave the number as it was, and then the newly shared report is missing
-/// from results until the next listing; need to know never depends on the list, because every
-/// result is checked against the wraps in SQL.
+/// How long a session trusts its list of wrapped reports while their number is unchanged, no
+/// wrap was removed in this process and no message came. Listing 100,000 ids costs more than a
+/// later query may (docs/BENCHMARKS.md); a report shared or added changes the number and is
+/// summarised at the next query, and an unshare in the desk makes the next query relist. Only a
+/// removal by another process together with a share within this time leaves all three as they
+/// were; need to know never depends on the list, because every row shown is checked against
+/// the wraps in SQL.
 const RELIST: Duration = Duration::from_secs(60);
 
 /// The largest step, in first steps (`desk.search_first_step`, default 1,000: the first page
