@@ -33,6 +33,22 @@ async fn office(b: Backend) -> (TestApp, (Browser, Staff), (Browser, Staff)) {
     (app, sup, inv)
 }
 
+/// What a database writer does to report `id`: one bit of its header's signature flipped.
+async fn forge_header(store: &bisik::store::Store, id: &str) {
+    let (mut sig,): (Vec<u8>,) = sqlx::query_as("SELECT header_sig FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    sig[40] ^= 1;
+    sqlx::query("UPDATE reports SET header_sig = $1 WHERE id = $2")
+        .bind(sig)
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
 /// A desk API GET with the session of `b` as its bearer token.
 async fn api_get(app: &TestApp, b: &Browser, path: &str) -> serde_json::Value {
     let cookie = b.cookie.clone().unwrap();
@@ -360,19 +376,7 @@ async fn a_forged_header_fails_alone_in_a_batch(b: Backend) {
         ids.push(submit(&app, json!({"description": format!("gudang nomor {i}")})).await);
     }
     let forged = ids[2].clone();
-    let store = app.store().await;
-    let (mut sig,): (Vec<u8>,) = sqlx::query_as("SELECT header_sig FROM reports WHERE id = $1")
-        .bind(&forged)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    sig[40] ^= 1;
-    sqlx::query("UPDATE reports SET header_sig = $1 WHERE id = $2")
-        .bind(sig)
-        .bind(&forged)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    forge_header(&app.store().await, &forged).await;
     let failures = |rows: &[bisik::store::AuditRow]| {
         rows.iter()
             .filter_map(|r| bisik::desk::audit::Entry::decode(&r.entry).ok())
@@ -495,18 +499,7 @@ async fn desk_wraps_open_later_sessions_and_never_skip_a_check(b: Backend) {
     flipped[last] ^= 1;
     set_desk_wrap(beta.clone(), flipped.clone()).await;
     set_desk_wrap(gamma.clone(), sealed_of(alfa)).await;
-    let (mut sig,): (Vec<u8>,) = sqlx::query_as("SELECT header_sig FROM reports WHERE id = $1")
-        .bind(delta)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    sig[40] ^= 1;
-    sqlx::query("UPDATE reports SET header_sig = $1 WHERE id = $2")
-        .bind(sig)
-        .bind(delta)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    forge_header(&store, delta).await;
 
     let csrf = sb.csrf().await;
     let p = sb.post("/logout", &[("csrf", &csrf)]).await;
